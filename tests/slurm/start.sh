@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Start a throw-away single-node SLURM (munged + slurmctld + slurmd) under one directory.
+#
+#   tests/slurm/start.sh DIR      -> prints the lines of DIR/env.sh (source it: SLURM_CONF=...)
+#   tests/slurm/stop.sh  DIR      -> stops the daemons started here (by their PIDs) and nothing else
+#
+# Needs (Debian 12, as root): apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge
+# Nothing is started by apt; everything here (key, socket, state, logs, PIDs) lives under DIR.
+# The node is this host at 127.0.0.1 with CPUs=$(nproc), one partition `debug`, no accounting.
+set -euo pipefail
+DIR=${1:?usage: start.sh DIR}
+mkdir -p "$DIR"; DIR=$(cd "$DIR" && pwd)
+chmod 700 "$DIR"
+for b in munged mungekey slurmctld slurmd sbatch scontrol; do
+  command -v "$b" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
+  command -v "$b" >/dev/null || { echo "start.sh: '$b' not found; install: apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge" >&2; exit 3; }
+done
+mkdir -p "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log"
+chmod 700 "$DIR/munge"
+
+# --- munge: its own key and socket ---------------------------------------------------------------
+if [ ! -s "$DIR/munge/munge.key" ]; then
+  mungekey --create --keyfile="$DIR/munge/munge.key" 2>/dev/null \
+    || dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none
+fi
+chmod 400 "$DIR/munge/munge.key"
+SOCK="$DIR/munge/munge.socket"
+munged --foreground --force --key-file="$DIR/munge/munge.key" --socket="$SOCK" \
+  --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" \
+  >>"$DIR/log/munged.out" 2>&1 &
+echo $! > "$DIR/munged.pid"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+[ -S "$SOCK" ] || { echo "start.sh: munged did not start; see $DIR/log/munged.log" >&2; cat "$DIR/log/munged.out" "$DIR/log/munged.log" >&2 2>/dev/null; exit 1; }
+
+# --- slurm.conf ------------------------------------------------------------------------------------
+HOST=$(hostname -s)
+CPUS=$(nproc)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+CTLD_PORT=${SLURM_TEST_CTLD_PORT:-$(free_port)}
+D_PORT=${SLURM_TEST_SLURMD_PORT:-$(free_port)}
+while [ "$D_PORT" = "$CTLD_PORT" ]; do D_PORT=$(free_port); done
+cat > "$DIR/slurm.conf" <<CONF
+ClusterName=alexnettest
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$D_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$SOCK
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool
+SlurmctldPidFile=$DIR/slurmctld.pidfile
+SlurmdPidFile=$DIR/slurmd.pidfile
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MailProg=/bin/true
+MpiDefault=none
+SwitchType=switch/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+ReturnToService=2
+SlurmctldTimeout=30
+SlurmdTimeout=30
+InactiveLimit=0
+KillWait=10
+MinJobAge=600
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF="$DIR/slurm.conf"
+
+# --- daemons, in the foreground (-D) of background jobs; their PIDs are kept for stop.sh -----------
+slurmctld -D -c -i -f "$SLURM_CONF" >>"$DIR/log/slurmctld.out" 2>&1 &
+echo $! > "$DIR/slurmctld.pid"
+slurmd -D -c -f "$SLURM_CONF" -N "$HOST" >>"$DIR/log/slurmd.out" 2>&1 &
+echo $! > "$DIR/slurmd.pid"
+
+cat > "$DIR/env.sh" <<ENV
+export SLURM_CONF=$SLURM_CONF
+ENV
+# wait until the node is idle (normally about 2 s)
+for _ in $(seq 300); do
+  st=$(sinfo -h -N -o %t 2>/dev/null | head -1 || true)
+  case "$st" in idle*|mix*|alloc*) break;; esac
+  sleep 0.1
+done
+case "$st" in
+  idle*|mix*|alloc*) cat "$DIR/env.sh";;
+  *) echo "start.sh: node not ready (state '$st'); logs in $DIR/log" >&2; tail -n 20 "$DIR"/log/*.log "$DIR"/log/*.out >&2 || true; exit 1;;
+esac

@@ -1,0 +1,337 @@
+"""The documentation site in a real browser.
+
+Serves `docs/` on 127.0.0.1 (a free port), loads EVERY page in headless Chromium through the
+DevTools protocol (a small stdlib websocket client below; no extra dependency), and checks each
+page: its title (from the notebook's front matter) in `<title>` and `<h1>`, no raw `#|` directive
+lines, no front matter or `{target="_blank"}` shown as text, no console errors or exceptions, no
+failed requests, KaTeX without errors, and a navigation bar that links every page. Screenshots of
+the home page and a module page go to `build/screenshots/`.
+
+`docs/` is built with `tools/build_docs.py` first when it is missing or older than a notebook
+(`make test` runs `make docs` before pytest, so normally it is fresh). Set `ALEXNET_DOCS_REBUILD=1` to rebuild it anyway.
+Where no Chromium is installed the tests skip, saying so.
+"""
+from __future__ import annotations
+import base64, functools, http.server, json, os, re, shutil, socket, struct, subprocess, sys, tempfile
+import threading, time, warnings
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/'tools'))
+import build_docs as bd                                   # noqa: E402  (notebook list, front matter, page names)
+
+SHOTS = ROOT/'build'/'screenshots'
+BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
+
+def find_browser() -> str|None:
+    "Chromium (or Chrome) on this machine: $CHROME, then the usual names."
+    for c in [os.environ.get('CHROME')] + BROWSERS:
+        if c and shutil.which(c): return shutil.which(c)
+    return None
+
+def expected_pages() -> list[dict]:
+    "One entry per notebook in nbs/: the page it must become and the title it must show."
+    from execnb.nbio import read_nb
+    cfg = bd.get_cfg()
+    res = []
+    for rel in bd.list_notebooks(cfg.nbs_path):
+        nb = read_nb(cfg.nbs_path/rel)
+        fm = bd.frontmatter(nb)
+        res.append(dict(nb=rel.as_posix(), href=bd.page_name(rel, fm), title=str(fm.get('title') or rel.stem)))
+    return res
+
+PAGES = expected_pages()
+
+# --------------------------------------------------------------------------------------------
+# a minimal websocket client (RFC 6455), enough for the DevTools protocol
+# --------------------------------------------------------------------------------------------
+class WebSocket:
+    def __init__(self, url:str, timeout:float=30):
+        m = re.match(r'ws://([^/:]+):(\d+)(/.*)', url)
+        host, port, path = m.group(1), int(m.group(2)), m.group(3)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f'GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
+                           f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n').encode())
+        resp = b''
+        while b'\r\n\r\n' not in resp:
+            chunk = self.sock.recv(4096)
+            if not chunk: raise ConnectionError('DevTools closed the connection during the handshake')
+            resp += chunk
+        head, self.buf = resp.split(b'\r\n\r\n', 1)
+        if b' 101 ' not in head.split(b'\r\n')[0]: raise ConnectionError(f'websocket handshake failed: {head[:200]!r}')
+
+    def _read(self, n:int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk: raise ConnectionError('DevTools closed the connection')
+            self.buf += chunk
+        res, self.buf = self.buf[:n], self.buf[n:]
+        return res
+
+    def send(self, text:str):
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
+                                bytes([0x80 | 126]) + struct.pack('>H', n) if n < 65536 else
+                                bytes([0x80 | 127]) + struct.pack('>Q', n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self) -> str:
+        parts = []
+        while True:
+            b0, b1 = self._read(2)
+            op, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126: n = struct.unpack('>H', self._read(2))[0]
+            elif n == 127: n = struct.unpack('>Q', self._read(8))[0]
+            mask = self._read(4) if b1 & 0x80 else None
+            data = self._read(n)
+            if mask: data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+            if op == 0x8: raise ConnectionError('DevTools closed the websocket')
+            if op == 0x9: continue                                     # ping: Chromium does not send them
+            if op in (0x0, 0x1, 0x2): parts.append(data)
+            if b0 & 0x80 and parts: return b''.join(parts).decode()
+
+    def close(self):
+        try: self.sock.close()
+        except OSError: pass
+
+class Browser:
+    "Headless Chromium driven over the DevTools protocol: one tab, console and network errors collected."
+    FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+             '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-extensions',
+             '--disable-default-apps', '--mute-audio', '--hide-scrollbars', '--remote-debugging-port=0']
+
+    def __init__(self, exe:str):
+        self.profile = tempfile.mkdtemp(prefix='docs-chromium-')
+        self.log = open(Path(self.profile)/'stderr.txt', 'w+')
+        self.proc = subprocess.Popen([exe, *self.FLAGS, f'--user-data-dir={self.profile}', 'about:blank'],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        ws, t0 = None, time.time()
+        while ws is None and time.time() - t0 < 60:
+            if self.proc.poll() is not None: break
+            time.sleep(0.2)
+            port_file = Path(self.profile)/'DevToolsActivePort'
+            if port_file.exists() and len(port_file.read_text().split('\n')) >= 2:
+                port, path = port_file.read_text().split('\n')[:2]
+                ws = f'ws://127.0.0.1:{port.strip()}{path.strip()}'
+        if ws is None:
+            self.log.seek(0); err = self.log.read()[-2000:]
+            self.close(); raise RuntimeError(f'Chromium did not start its DevTools server:\n{err}')
+        self.ws, self.next_id, self.events = WebSocket(ws), 0, []
+        target = self.call('Target.createTarget', url='about:blank')['targetId']
+        self.session = self.call('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
+        for domain in ('Page', 'Runtime', 'Log', 'Network'): self.call(f'{domain}.enable', session=True)
+
+    def call(self, method:str, session:bool=False, timeout:float=60, **params):
+        self.next_id += 1
+        msg = {'id': self.next_id, 'method': method, 'params': params}
+        if session: msg['sessionId'] = self.session
+        self.ws.send(json.dumps(msg))
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            r = json.loads(self.ws.recv())
+            if r.get('id') == self.next_id:
+                if 'error' in r: raise RuntimeError(f'{method}: {r["error"]}')
+                return r.get('result', {})
+            if 'method' in r: self.events.append(r)
+        raise TimeoutError(method)
+
+    def wait_event(self, name:str, timeout:float=60):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            for i, e in enumerate(self.events):
+                if e['method'] == name: return self.events.pop(i)
+            self.ws.sock.settimeout(max(0.1, timeout - (time.time() - t0)))
+            self.events.append(json.loads(self.ws.recv()))
+        raise TimeoutError(name)
+
+    def load(self, url:str, width:int=1280, height:int=900) -> list[str]:
+        "Open `url`, wait for it to load and settle; returns the console/network errors seen."
+        self.events.clear()
+        self.call('Emulation.setDeviceMetricsOverride', session=True, width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        self.call('Page.navigate', session=True, url=url)
+        self.wait_event('Page.loadEventFired')
+        self.eval('new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))')
+        errors = []
+        for e in self.events:
+            m, p = e['method'], e.get('params', {})
+            if m == 'Runtime.consoleAPICalled' and p.get('type') in ('error', 'assert'):
+                errors.append('console.error: ' + ' '.join(str(a.get('value', a.get('description', ''))) for a in p.get('args', [])))
+            elif m == 'Runtime.exceptionThrown':
+                d = p.get('exceptionDetails', {})
+                errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+            elif m == 'Log.entryAdded' and p.get('entry', {}).get('level') == 'error':
+                errors.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+            elif m == 'Network.loadingFailed' and not p.get('canceled'):
+                errors.append(f"network: {p.get('errorText')} (request {p.get('requestId')})")
+        return errors
+
+    def eval(self, expr:str):
+        r = self.call('Runtime.evaluate', session=True, expression=expr, returnByValue=True, awaitPromise=True)
+        if 'exceptionDetails' in r: raise RuntimeError(f'evaluate failed: {r["exceptionDetails"]}')
+        return r.get('result', {}).get('value')
+
+    def screenshot(self, path:Path, width:int=1280, max_height:int=3000):
+        "A PNG of the page, full height up to `max_height`."
+        h = int(self.eval('Math.ceil(document.documentElement.scrollHeight)') or 900)
+        self.call('Emulation.setDeviceMetricsOverride', session=True, width=width, height=min(h, max_height),
+                  deviceScaleFactor=1, mobile=False)
+        self.eval('new Promise(r => requestAnimationFrame(() => setTimeout(r, 100)))')
+        data = self.call('Page.captureScreenshot', session=True, format='png')['data']
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self):
+        if getattr(self, 'ws', None):
+            try: self.call('Browser.close', timeout=5)
+            except Exception: pass
+            self.ws.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try: self.proc.wait(10)
+            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+# --------------------------------------------------------------------------------------------
+# fixtures: the site, a server, a browser, every page loaded once
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def site() -> Path:
+    cfg = bd.get_cfg()
+    docs = cfg.doc_path
+    index = docs/'index.html'
+    stale = not index.exists() or any(not (docs/p['href']).exists() or
+                                      (cfg.nbs_path/p['nb']).stat().st_mtime > index.stat().st_mtime for p in PAGES)
+    if stale: print('docs/ is missing or older than nbs/: building it with tools/build_docs.py')
+    if os.environ.get('ALEXNET_DOCS_REBUILD') == '1' or stale:
+        r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py')], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f'tools/build_docs.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}'
+    return docs
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    failures: list = []
+    def log_message(self, *a): pass
+    def send_error(self, code, message=None, explain=None):
+        self.failures.append(f'{code} {self.path}')
+        super().send_error(code, message, explain)
+
+@pytest.fixture(scope='module')
+def server(site):
+    _Handler.failures = []
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Handler, directory=str(site)))
+    t = threading.Thread(target=httpd.serve_forever, daemon=True); t.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown(); httpd.server_close()
+
+PROBE = r"""(async () => {
+  const main = document.querySelector('main') || document.body;
+  const text = main.innerText;
+  const prose = main.cloneNode(true);                // the text outside code and typeset math
+  prose.querySelectorAll('pre, code, .katex, script, style').forEach(e => e.remove());
+  const ptext = prose.textContent;
+  const ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id);
+  const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));
+  const nav = Array.from(document.querySelectorAll('nav.sidebar a[href], #quarto-sidebar a[href], .sidebar a[href]'))
+                   .map(a => a.getAttribute('href'));
+  const imgs = Array.from(document.querySelectorAll('main img'));
+  await Promise.all(imgs.map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }));   // lazy ones too
+  return {
+    title: document.title,
+    h1: (document.querySelector('h1') || {innerText: ''}).innerText.trim(),
+    directive_lines: text.split('\n').filter(l => /^\s*#\s*\|/.test(l)).slice(0, 5),
+    attr_text: (ptext.match(/\{target=|\{\.callout|:::\s*\{/g) || []).length,
+    frontmatter_text: /^\s*title:\s/m.test(text) && /^\s*(description|output-file):\s/m.test(text),
+    katex: document.querySelectorAll('.katex').length,
+    katex_errors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.getAttribute('title') || e.innerText).slice(0, 5),
+    raw_math: (ptext.match(/\$\$|\\\(|\\\[/g) || []).length,
+    broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.src || '').slice(0, 80)),
+    code_blocks: document.querySelectorAll('pre').length,
+    highlighted: document.querySelectorAll('.highlight span, .sourceCode span').length,
+    ids, links, nav,
+  };
+})()"""
+
+@pytest.fixture(scope='module')
+def loaded(server):
+    exe = find_browser()
+    if not exe: pytest.skip('Chromium not found (looked for $CHROME, ' + ', '.join(BROWSERS) +
+                            '): install it (Debian: apt-get install chromium) to run the docs browser check')
+    b = Browser(exe)
+    res = {}
+    try:
+        for p in PAGES:
+            url = f"{server}/{p['href']}"
+            errors = b.load(url)
+            info = b.eval(PROBE)
+            info['errors'] = errors
+            res[p['href']] = info
+        module = next((p['href'] for p in PAGES if p['href'] != 'index.html'), None)   # the first module page
+        shots = {'home.png': 'index.html'} | ({'module.png': module} if module else {})
+        if os.environ.get('ALEXNET_DOCS_SHOTS') == 'all':
+            shots |= {f"pages/{p['href'].replace('/', '_')}.png": p['href'] for p in PAGES}
+        for name, href in shots.items():
+            b.load(f'{server}/{href}')
+            b.screenshot(SHOTS/name)
+        b.load(f'{server}/index.html', width=420, height=900)               # a phone-sized window
+        b.screenshot(SHOTS/'home-narrow.png', width=420, max_height=1400)
+    finally: b.close()
+    return res
+
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('page', PAGES, ids=[p['href'] for p in PAGES])
+def test_page(page, loaded):
+    "Every notebook's page loads cleanly and shows what a reader should see."
+    info = loaded[page['href']]
+    href = page['href']
+    assert page['title'] in info['title'], f"{href}: <title> is {info['title']!r}, expected the front matter title {page['title']!r}"
+    assert info['h1'] == page['title'], f"{href}: the <h1> is {info['h1']!r}, expected {page['title']!r}"
+    assert not info['errors'], f'{href}: console or network errors:\n' + '\n'.join(info['errors'])
+    assert not info['directive_lines'], f"{href}: raw `#|` directive lines shown: {info['directive_lines']}"
+    assert not info['attr_text'], f'{href}: pandoc attributes (e.g. {{target="_blank"}}) or ::: fences shown as text'
+    assert not info['frontmatter_text'], f'{href}: the front matter is shown as text'
+    assert not info['katex_errors'], f"{href}: KaTeX could not typeset: {info['katex_errors']}"
+    assert not info['raw_math'], f'{href}: {info["raw_math"]} math delimiters left untypeset ($$, \\( or \\[)'
+    assert not info['broken_images'], f"{href}: images that did not load: {info['broken_images']}"
+    if info['code_blocks']: assert info['highlighted'], f'{href}: code is not syntax-highlighted'
+
+def test_navigation_links_every_page(loaded):
+    "The navigation bar of every page links every page, in notebook order."
+    want = [p['href'] for p in PAGES]
+    for href, info in loaded.items():
+        depth = href.count('/')
+        got = [re.sub(r'^(\.\./)*', '', h) for h in info['nav']]
+        got = list(dict.fromkeys(h for h in got if h in want))
+        assert got == want, f'{href}: the navigation links {got}, expected {want}'
+
+def test_internal_links_resolve(loaded):
+    "Every link from one page to another (and to a section of it) points at something that exists."
+    ids = {href: set(info['ids']) for href, info in loaded.items()}
+    bad, sections = [], []
+    for href, info in loaded.items():
+        base = href.rsplit('/', 1)[0] + '/' if '/' in href else ''
+        for link in info['links']:
+            if re.match(r'^[a-z]+:', link) or link.startswith('//'): continue     # http(s):, mailto:, data:
+            path, _, frag = link.partition('#')
+            target = href if not path else os.path.normpath(base + path).replace(os.sep, '/')
+            if target.endswith('/'): target += 'index.html'
+            if target not in ids:
+                if not (bd.get_cfg().doc_path/target).exists(): bad.append(f'{href}: {link} (no such file)')
+            elif frag and frag not in ids[target]: sections.append(f'{href}: {link}')
+    assert not bad, 'broken links:\n' + '\n'.join(bad)
+    if sections:   # e.g. nbdev links a private `_name` in backticks, which has no show_doc section
+        warnings.warn('links to sections that do not exist (the page opens at its top):\n' + '\n'.join(sections))
+
+def test_no_failed_requests(loaded):
+    "The server saw no request for a missing file (stylesheets, scripts, fonts, figures)."
+    assert not _Handler.failures, f'requests that failed: {_Handler.failures}'
+
+def test_screenshots(loaded):
+    "Screenshots of the home page and of a module page are saved for a person to look at."
+    for name in ('home.png', 'module.png'):
+        f = SHOTS/name
+        assert f.exists() and f.stat().st_size > 10_000, f'{f} missing or empty'
+        assert f.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

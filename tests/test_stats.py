@@ -1,0 +1,171 @@
+"Process-level tests of `alexnet_nb.stats` and the `alexnet_stats` CLI: exactness, shards, workers, kill/resume, errors."
+import csv, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pytest, torch
+from PIL import Image
+from alexnet_nb.stats import (accumulate, compute_stats, covariances, decode, load_stats, merge_sums, pca,
+                              read_manifest, standardised_cov, angle_deg, IMAGENET_EIGVECS)
+from alexnet_nb.utils import sha256_file, shared_dir
+
+_exe = shutil.which('alexnet_stats', path=str(Path(sys.executable).parent)) or shutil.which('alexnet_stats')
+CLI = [_exe] if _exe else [sys.executable, '-m', 'alexnet_nb.stats']   # the console script users run
+ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1'}
+
+def make_root(dst, n, seed=0, size=256):
+    "A preprocessed root of `n` smooth random JPEGs with a contract-conforming manifest.csv."
+    dst = Path(dst); rng = np.random.default_rng(seed); rows = []
+    for i in range(n):
+        small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        im = np.asarray(Image.fromarray(small).resize((size, size), Image.BILINEAR)).astype(np.int16)
+        im = np.clip(im + rng.integers(-20, 21, im.shape), 0, 255).astype(np.uint8)
+        out = f'train/n0000000{i%3}/img_{i:04d}.JPEG'; (dst/out).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(im).save(dst/out, quality=90)
+        rows.append(dict(split='train', source=out, output=out, wnid=f'n0000000{i%3}', label=i % 3, width=size,
+                         height=size, mode='RGB', format='JPEG', status='ok', reason=''))
+    rows.append(dict(split='train', source='train/x/broken.JPEG', output='', wnid='n00000000', label=0, width=0,
+                     height=0, mode='', format='', status='failed', reason='unreadable'))   # failed rows are skipped
+    with open(dst/'manifest.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=rows[0].keys()); w.writeheader()
+        w.writerows(sorted(rows, key=lambda r: (r['split'], r['output'])))
+    return dst
+
+@pytest.fixture(scope='session')
+def root(tmp_path_factory): return make_root(tmp_path_factory.mktemp('pre'), 8)
+
+@pytest.fixture(scope='session')
+def big(tmp_path_factory): return make_root(tmp_path_factory.mktemp('big'), 120, seed=1)
+
+@pytest.fixture(scope='session')
+def single(root): return compute_stats(root, show_progress=False)
+
+def pixels(root):
+    "All training pixels as float64 [N, H, W, 3], decoded by the same decoder."
+    return np.stack([decode(p).permute(1, 2, 0).numpy() for p in read_manifest(root)]).astype(np.float64)
+
+def same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], torch.Tensor): assert torch.equal(a[k], b[k]), k
+        else: assert a[k] == b[k], k
+
+def test_equals_numpy(root, single):
+    X = pixels(root); flat = X.reshape(-1, 3)
+    rel = lambda a, b: float(np.max(np.abs(np.asarray(a) - b)/np.abs(b)))
+    assert single['n_images'] == 8 and single['n_pixels'] == flat.shape[0]
+    assert rel(single['mean_image'], X.mean(0)) < 1e-10
+    assert rel(single['channel_mean'], flat.mean(0)) < 1e-10
+    assert rel(single['channel_std'], flat.std(0)) < 1e-10
+    assert rel(single['cov_raw'], np.cov(flat.T, bias=True)) < 1e-10
+    assert rel(single['cov_mean_subtracted'], np.cov((X - X.mean(0)).reshape(-1, 3).T, bias=True)) < 1e-10
+    w, v = np.linalg.eigh(np.cov(flat.T, bias=True)/255**2)
+    assert rel(single['eigvals'], w[::-1]) < 1e-10
+    assert np.abs(np.abs(single['eigvecs'].numpy().T @ v[:, ::-1]) - np.eye(3)).max() < 1e-10
+    assert (single['eigvecs'][0] > 0).all()                       # sign convention: red component positive
+
+def test_contract_file(root, single, tmp_path):
+    out = tmp_path/'stats.pt'
+    r = subprocess.run(CLI + [str(root), '--out', str(out)], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr
+    st = torch.load(out, weights_only=True)
+    for k, shape in [('mean_image', (256, 256, 3)), ('channel_mean', (3,)), ('channel_std', (3,)), ('cov', (3, 3)),
+                     ('eigvals', (3,)), ('eigvecs', (3, 3))]:
+        assert st[k].dtype == torch.float64 and tuple(st[k].shape) == shape, k
+    assert st['pixel_scale'] == '0..1' and st['cov_kind'] == 'raw'
+    assert (st['eigvals'][:-1] >= st['eigvals'][1:]).all()
+    assert st['manifest_sha256'] == sha256_file(root/'manifest.csv')
+    assert isinstance(st['n_images'], int) and isinstance(st['n_pixels'], int)
+    same(st, single)
+    assert not any(p.suffix == '.pt' for p in (tmp_path/'stats.pt.parts').rglob('*'))   # parts cleaned after the merge
+
+def test_cov_kind(root, single):
+    ms = compute_stats(root, cov_kind='mean_subtracted', show_progress=False)
+    assert torch.equal(ms['cov'], single['cov_mean_subtracted'])
+    assert torch.equal(ms['mean_image'], single['mean_image'])
+    with pytest.raises(ValueError, match='cov_kind'): compute_stats(root, cov_kind='whitened')
+
+def test_merge_equals_single(root, single):
+    paths = read_manifest(root)
+    parts = [accumulate(paths[i:i+3]) for i in range(0, len(paths), 3)]
+    merged = merge_sums(parts[::-1])                               # any order
+    whole = accumulate(paths)
+    for k in whole: assert torch.equal(merged[k], whole[k]) if isinstance(whole[k], torch.Tensor) else merged[k] == whole[k]
+
+def test_slurm_shards_equal_single(root, single, tmp_path):
+    out = tmp_path/'s.pt'
+    for i in range(2):                                              # tasks 0 and 1 of an array of 3 (chunks of 2 images)
+        assert compute_stats(root, out, chunk_size=2, shard=i, num_shards=3, show_progress=False) is None
+        assert not out.exists()                                     # parts of task 2 are missing: no merge yet
+    r = subprocess.run(CLI + [str(root), '--out', str(out), '--chunk_size', '2', '--shard', '2', '--num_shards', '3'],
+                       capture_output=True, text=True, env=ENV)     # the last task, through the CLI, merges
+    assert r.returncode == 0, r.stderr
+    same(load_stats(out), single)
+
+def test_workers_equal_single(root, single, tmp_path):
+    same(compute_stats(root, tmp_path/'w.pt', workers=2, chunk_size=3, show_progress=False), single)
+
+def test_killed_run_resumes(big, tmp_path, capsys):
+    ref = compute_stats(big, show_progress=False)
+    out = tmp_path/'k.pt'; parts = tmp_path/'k.pt.parts'
+    p = subprocess.Popen(CLI + [str(big), '--out', str(out), '--chunk_size', '2', '--decoder', 'pil'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    t0 = time.time()
+    while len(list(parts.rglob('part_*.pt'))) < 3 and p.poll() is None and time.time() - t0 < 120: time.sleep(0.005)
+    p.send_signal(signal.SIGKILL); p.wait()
+    done = {f: f.stat().st_mtime_ns for f in parts.rglob('part_*.pt')}
+    assert not out.exists() and len(done) >= 3, 'the run finished before it could be killed'
+    compute_stats(big, out, chunk_size=2, keep_parts=True, show_progress=False)   # the same command again
+    assert f'{len(done)} of 60 parts already done' in capsys.readouterr().out
+    assert all(f.stat().st_mtime_ns == m for f, m in done.items())  # finished parts were not recomputed
+    same(load_stats(out), ref)
+
+def test_ipca_agreement(root, single):
+    from sklearn.decomposition import IncrementalPCA
+    X = pixels(root); m, sd = X.mean(0), single['channel_std'].numpy()
+    ipca = IncrementalPCA(n_components=3)
+    for img in X: ipca.partial_fit(((img - m)/sd).reshape(-1, 3))  # the earlier replication: one image at a time
+    vals, vecs = pca(standardised_cov(single), scale=1)
+    assert np.abs(np.abs(ipca.components_ @ vecs.numpy()) - np.eye(3)).max() < 1e-4
+    n = single['n_pixels']
+    np.testing.assert_allclose(ipca.explained_variance_*(n - 1)/n, vals.numpy(), rtol=1e-6)
+
+def test_exact_at_extremes(tmp_path):
+    "All-white images: the largest Gram entries; uint8 products would overflow, these sums must not."
+    d = make_root(tmp_path/'w', 2)
+    for p in read_manifest(d): Image.fromarray(np.full((256, 256, 3), 255, np.uint8)).save(p, quality=100)
+    s = accumulate(read_manifest(d))
+    assert (s['gram'] == 2*256*256*255*255).all() and (s['sum_image'] == 2*255).all()
+    c = covariances(s); assert torch.equal(c['cov_raw'], torch.zeros(3, 3, dtype=torch.float64))
+
+def test_errors_name_the_file(tmp_path):
+    d = make_root(tmp_path/'e', 4)
+    victim = read_manifest(d)[2]
+    victim.write_bytes(victim.read_bytes()[:2000])                  # truncated: corrupted
+    r = subprocess.run(CLI + [str(d), '--out', str(tmp_path/'e.pt')], capture_output=True, text=True, env=ENV)
+    assert r.returncode != 0 and victim.name in r.stderr and 'corrupted' in r.stderr and 'Traceback' not in r.stderr
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match=f'{victim.name} is listed in the manifest but missing'): compute_stats(d, show_progress=False)
+    with pytest.raises(FileNotFoundError, match='manifest.csv not found'): compute_stats(tmp_path/'nowhere')
+    Image.fromarray(np.zeros((128, 256, 3), np.uint8)).save(victim)  # wrong size
+    with pytest.raises(ValueError, match=f'{victim.name} is 128x256'): compute_stats(d, show_progress=False)
+    assert not (tmp_path/'e.pt').exists()
+
+@pytest.mark.skipif(shared_dir('data', 'ilsvrc2010-sample') is None, reason='../shared/data/ilsvrc2010-sample not found')
+def test_real_sample(tmp_path):
+    "The 500 real images (resized here with PIL; the stats, not the preprocessing, are under test) against the known values."
+    src = shared_dir('data', 'ilsvrc2010-sample'); rows = []
+    for f in sorted(src.glob('train/*/*.JPEG'))[::10]:              # 50 images keep the test short
+        im = Image.open(f).convert('RGB'); w, h = im.size; s = 256/min(w, h)
+        im = im.resize((max(256, round(w*s)), max(256, round(h*s))), Image.BILINEAR)
+        l, t = (im.width - 256)//2, (im.height - 256)//2
+        out = f'train/{f.parent.name}/{f.name}'; (tmp_path/out).parent.mkdir(parents=True, exist_ok=True)
+        im.crop((l, t, l + 256, t + 256)).save(tmp_path/out, quality=95)
+        rows.append(dict(split='train', output=out, status='ok'))
+    with open(tmp_path/'manifest.csv', 'w', newline='') as fh:
+        w = csv.DictWriter(fh, fieldnames=['split', 'output', 'status']); w.writeheader(); w.writerows(rows)
+    st = compute_stats(tmp_path, show_progress=False)
+    assert st['n_images'] == 50
+    assert angle_deg(st['eigvecs'][:, 0], IMAGENET_EIGVECS[:, 0]) < 5    # the brightness direction
+    assert 0.1 < st['eigvals'][0] < 0.4 and st['eigvals'][2] < 0.02
+    ref = shared_dir('data', 'seed-reference', 'mean_activity_of_all_training_images.pt')
+    if ref is not None:
+        assert (st['channel_mean'] - torch.load(ref, weights_only=True).mean((0, 1))).abs().max() < 15

@@ -1,0 +1,193 @@
+"""Process-level tests of `alexnet_train`: exact resume after SIGKILL, preemption (exit 75), NaN stop,
+corrupt-checkpoint fallback, DDP (torchrun and SLURM variables, gloo) against one process, and the
+shuffled-label control. Real processes on a tiny net (`--width 0.125`) and a tiny preprocessed root."""
+import os, shutil, signal, socket, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch
+
+from alexnet_nb.train import EXIT_PREEMPTED, EXIT_NONFINITE, CKPT_KEYS, LOG_COLUMNS, list_checkpoints, load_checkpoint
+
+PY = sys.executable
+TORCHRUN = str(Path(PY).with_name('torchrun'))
+# 48 training images, global batch 8: 6 steps an epoch; checkpoints every 2 steps.
+BASE = ['--width', '0.125', '--batch-size', '8', '--workers', '0', '--epochs', '2', '--ckpt-every-steps', '2',
+        '--keep', '20', '--device', 'cpu']
+
+
+def env(**kw):
+    e = {**os.environ, 'ALEXNET_NO_PROGRESS': '1', 'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1', **kw}
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'MASTER_ADDR', 'MASTER_PORT'):
+        if k not in kw: e.pop(k, None)
+    return e
+
+
+def cmd(root, run, *extra):
+    return [PY, '-m', 'alexnet_nb.train', '--data', str(root), '--run-dir', str(run), *BASE, *extra]
+
+
+def run(root, run_dir, *extra, timeout=300, **kw):
+    p = subprocess.run(cmd(root, run_dir, *extra), env=env(), capture_output=True, text=True, timeout=timeout, **kw)
+    return p
+
+
+def final_model(run_dir):
+    return load_checkpoint(list_checkpoints(run_dir)[-1])['model']
+
+
+def assert_same_weights(a, b, atol=0.0):
+    assert a.keys() == b.keys()
+    for k in a:
+        if atol == 0: assert torch.equal(a[k], b[k]), f'{k} differs: max {(a[k] - b[k]).abs().max()}'
+        else: torch.testing.assert_close(a[k], b[k], atol=atol, rtol=0, msg=lambda m: f'{k}: {m}')
+
+
+def wait_for(path, proc, timeout=240):
+    t = time.time()
+    while not Path(path).exists():
+        if proc.poll() is not None: raise AssertionError(f'process ended ({proc.returncode}) before {path} appeared:\n{proc.stderr.read()}')
+        if time.time() - t > timeout: proc.kill(); raise AssertionError(f'{path} did not appear in {timeout}s')
+        time.sleep(0.05)
+
+
+def free_port():
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return str(s.getsockname()[1])
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    "A tiny preprocessed root (manifest, classes, 256x256 JPEGs) and its statistics file."
+    from alexnet_nb.augment import make_toy_root, toy_stats
+    r = make_toy_root(tmp_path_factory.mktemp('toy') / 'pre', n={'train': 48, 'val': 16}, n_classes=4)
+    torch.save(toy_stats(r), r / 'stats.pt')
+    return r
+
+
+@pytest.fixture(scope='module')
+def reference(root, tmp_path_factory):
+    "An uninterrupted two-epoch run."
+    d = tmp_path_factory.mktemp('ref') / 'run'
+    p = run(root, d)
+    assert p.returncode == 0, p.stderr
+    return d
+
+
+def test_run_layout_and_checkpoint_contents(reference, root):
+    for f in ('config.json', 'log.csv', 'curves.png', 'metrics.json', 'checkpoints/best.pt'): assert (reference / f).is_file(), f
+    log = pd.read_csv(reference / 'log.csv')
+    assert list(log.columns) == LOG_COLUMNS and list(log.epoch) == [1, 2]
+    assert ((log.val_top1_err >= 0) & (log.val_top1_err <= 1) & (log.val_top5_err <= log.val_top1_err)).all()
+    names = [p.name for p in list_checkpoints(reference)]
+    assert names[0] == 'ckpt_e001_s000002.pt' and names[-1] == 'ckpt_e002_s000006.pt'
+    ck = torch.load(reference / 'checkpoints' / names[-1], weights_only=True)      # no pickled code
+    assert set(CKPT_KEYS) <= set(ck) and (ck['epoch'], ck['step']) == (2, 6)
+    assert ck['classes']['wnid'] == [f'n{i:08d}' for i in range(4)] and len(ck['classes']['words']) == 4
+    assert ck['config']['model']['width'] == 0.125 and ck['config']['batch_size'] == 8
+    assert len(ck['stats']['sha256']) == 64 and ck['stats']['path'].endswith('stats.pt')
+    assert len(ck['metrics']['history']) == 2
+    from alexnet_nb.model import AlexNet
+    AlexNet(**ck['config']['model']).load_state_dict(ck['model'])                 # the evaluation side's recipe
+
+
+def test_kill_mid_epoch_then_resume_is_bit_identical(root, reference, tmp_path):
+    d = tmp_path / 'run'
+    p = subprocess.Popen(cmd(root, d), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(d / 'checkpoints' / 'ckpt_e002_s000002.pt', p)                       # in the middle of epoch 2
+    p.send_signal(signal.SIGKILL); p.wait(30)
+    assert p.returncode == -signal.SIGKILL
+    q = run(root, d)                                                              # the same command again
+    assert q.returncode == 0, q.stderr
+    assert 'resumed from' in q.stdout and 'ckpt_e002_s0000' in q.stdout
+    assert_same_weights(final_model(d), final_model(reference))
+    a, b = pd.read_csv(d / 'log.csv'), pd.read_csv(reference / 'log.csv')
+    cols = ['epoch', 'lr', 'train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err']
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_sigusr1_checkpoints_exits_75_and_resumes(root, reference, tmp_path):
+    d = tmp_path / 'run'
+    p = subprocess.Popen(cmd(root, d), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(d / 'checkpoints' / 'ckpt_e001_s000002.pt', p)
+    p.send_signal(signal.SIGUSR1); out, err = p.communicate(timeout=120)
+    assert p.returncode == EXIT_PREEMPTED, err
+    assert 'Rerun the same command' in out
+    q = run(root, d)
+    assert q.returncode == 0, q.stderr
+    assert_same_weights(final_model(d), final_model(reference))
+
+
+def test_sigterm_also_preempts(root, tmp_path):
+    d = tmp_path / 'run'
+    p = subprocess.Popen(cmd(root, d, '--epochs', '1'), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(d / 'checkpoints' / 'ckpt_e001_s000002.pt', p)
+    p.send_signal(signal.SIGTERM); p.communicate(timeout=120)
+    assert p.returncode == EXIT_PREEMPTED
+    ck = load_checkpoint(list_checkpoints(d)[-1])
+    assert ck['epoch'] == 1 and 2 <= ck['step'] < 6                               # at a step boundary, mid-epoch
+
+
+def test_corrupt_latest_checkpoint_falls_back(root, reference, tmp_path):
+    d = tmp_path / 'run'; shutil.copytree(reference, d)
+    last = list_checkpoints(d)[-1]                                                # epoch 2 end
+    last.write_bytes(last.read_bytes()[:1000])                                    # torn
+    q = run(root, d)
+    assert q.returncode == 0, q.stderr
+    assert 'falling back to the previous one' in q.stderr and 'resumed from' in q.stdout
+    assert_same_weights(final_model(d), final_model(reference))                   # redoes the last steps exactly
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(root, tmp_path):
+    d = tmp_path / 'run'
+    q = run(root, d, '--lr', '1e30', '--ckpt-every-steps', '1', '--epochs', '1')
+    assert q.returncode == EXIT_NONFINITE, (q.returncode, q.stderr)
+    assert 'training loss became' in q.stderr and 'last good checkpoint' in q.stderr
+    for p in list_checkpoints(d):                                                 # whatever was saved is finite
+        assert all(torch.isfinite(v).all() for v in load_checkpoint(p)['model'].values()), p
+
+
+def test_help_and_module_entry():
+    for c in (['alexnet_train', '--help'], [PY, '-m', 'alexnet_nb.train', '--help']):
+        c[0] = str(Path(PY).with_name(c[0])) if c[0] == 'alexnet_train' else c[0]
+        p = subprocess.run(c, capture_output=True, text=True, env=env(), timeout=60)
+        assert p.returncode == 0 and '--batch_size' in p.stdout and 'GLOBAL batch' in p.stdout, p.stderr
+
+
+def test_missing_inputs_name_the_file(tmp_path):
+    p = subprocess.run(cmd(tmp_path / 'nowhere', tmp_path / 'run'), env=env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and 'does not exist' in p.stderr and 'nowhere' in p.stderr
+
+
+def ddp_args(root, d):
+    return ['--data', str(root), '--run-dir', str(d), *BASE, '--epochs', '1', '--dropout', '0', '--ckpt-every-steps', '0']
+
+
+@pytest.fixture(scope='module')
+def single(root, tmp_path_factory):
+    "One process, global batch 8, no dropout (dropout masks are per-rank draws), one epoch = 6 steps."
+    d = tmp_path_factory.mktemp('single') / 'run'
+    p = subprocess.run([PY, '-m', 'alexnet_nb.train', *ddp_args(root, d)], env=env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return d
+
+
+def test_ddp_torchrun_two_processes_equal_one(root, single, tmp_path):
+    d = tmp_path / 'run'
+    p = subprocess.run([TORCHRUN, '--nproc_per_node=2', '--master_port', free_port(), '-m', 'alexnet_nb.train', *ddp_args(root, d)],
+                       env=env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    ck = load_checkpoint(list_checkpoints(d)[-1])
+    assert ck['config']['world_size'] == 2 and len(ck['rng']['ranks']) == 2
+    assert_same_weights(ck['model'], final_model(single), atol=1e-5)
+    a, b = pd.read_csv(d / 'log.csv'), pd.read_csv(single / 'log.csv')           # metrics reduced over ranks
+    for c in ('train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err'):
+        assert abs(a[c][0] - b[c][0]) < 1e-4, c
+
+
+def test_ddp_slurm_variables_two_processes_equal_one(root, single, tmp_path):
+    "What `srun --ntasks=2` sets (no MASTER_ADDR: the node list gives it), with two local processes."
+    d, port = tmp_path / 'run', free_port()
+    ps = [subprocess.Popen([PY, '-m', 'alexnet_nb.train', *ddp_args(root, d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env(SLURM_PROCID=str(r), SLURM_NTASKS='2', SLURM_LOCALID=str(r), SLURM_NTASKS_PER_NODE='2',
+                                   SLURM_JOB_NODELIST='localhost', SLURM_JOB_ID='1', MASTER_PORT=port)) for r in range(2)]
+    outs = [p.communicate(timeout=300) for p in ps]
+    assert [p.returncode for p in ps] == [0, 0], outs
+    assert_same_weights(final_model(d), final_model(single), atol=1e-5)
