@@ -104,7 +104,11 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.environ.setdefault('ALEXNET_NO_PROGRESS', '1')
-    tmp = Path(tempfile.mkdtemp(prefix='alexnet_bench_'))
+    with tempfile.TemporaryDirectory(prefix='alexnet_bench_') as t: run(a, Path(t))
+
+
+def run(a, tmp: Path):
+    "Build the data in `tmp`, then time the pipelines round by round."
     root = None if a.synthetic else real_root(tmp / 'real')
     what = 'the 500 ILSVRC-2010 sample images rescaled to 256x256'
     if root is None:

@@ -75,6 +75,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median reported)')
     ap.add_argument('--limit', type=int, default=0, help='use only the first N images (0: all)')
     a = ap.parse_args()
+    torch.set_num_threads(1)                     # one core per method, as each worker of the pass uses
     tmp = None
     if a.root: root, how = Path(a.root), 'given'
     else: tmp = Path(tempfile.mkdtemp()); root, how = make_root(tmp/'pre')
@@ -90,7 +91,6 @@ def main():
     print(f"machine: {machine()}\nimages: {n} real ILSVRC-2010 training images, 256x256 JPEG ({how}) in {root}")
     for p in paths: p.read_bytes()              # warm the page cache: all methods read from memory
     decode(paths[0]); decode(paths[0], 'pil')  # load the decoders before timing
-    torch.set_num_threads(1)                     # one core per method, as each worker of the pass uses
     methods = {'decode': lambda: decode_only(paths, 'torchvision'), 'decode_pil': lambda: decode_only(paths, 'pil'),
                'pass': lambda: compute_stats(root, show_progress=False), 'baseline': lambda: baseline(paths)}
     times = {k: [] for k in methods}; out = {}

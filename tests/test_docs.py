@@ -302,8 +302,7 @@ def test_navigation_links_every_page(loaded):
     "The navigation bar of every page links every page, in notebook order."
     want = [p['href'] for p in PAGES]
     for href, info in loaded.items():
-        depth = href.count('/')
-        got = [re.sub(r'^(\.\./)*', '', h) for h in info['nav']]
+        got = [re.sub(r'^(\.\.?/)*', '', h) for h in info['nav']]
         got = list(dict.fromkeys(h for h in got if h in want))
         assert got == want, f'{href}: the navigation links {got}, expected {want}'
 
@@ -335,3 +334,54 @@ def test_screenshots(loaded):
         f = SHOTS/name
         assert f.exists() and f.stat().st_size > 10_000, f'{f} missing or empty'
         assert f.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+# --------------------------------------------------------------------------------------------
+# the renderer and the README tool, without a browser (fast)
+# --------------------------------------------------------------------------------------------
+SHOW_DOC_MD = ('---\n\n[source](https://github.com/a/b/blob/main/m.py#L1){target="_blank" style="float:right; '
+               'font-size:smaller"}\n\n### f\n\n```python\ndef f(\n    x:int, # what it is\n):\n```\n\n*Do $a_i$.*')
+
+def test_renderer_removes_known_artefacts():
+    "Front matter, `#|` lines, `{target=\"_blank\"}` and `echo: false` inputs do not reach the page."
+    from execnb.nbio import dict2nb
+    nb = dict2nb({'cells': [
+        {'cell_type': 'markdown', 'metadata': {}, 'source': '---\ntitle: T\ndescription: a: b\noutput-file: t.html\n---'},
+        {'cell_type': 'code', 'metadata': {}, 'outputs': [], 'execution_count': None,
+         'source': '#| echo: false\n#| output: asis\nshow_doc(f)'}], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5})
+    assert 'not valid YAML' in bd.fix_frontmatter(nb)                     # repaired, and said so
+    assert nb.cells[0].cell_type == 'raw' and bd.frontmatter(nb) == {'title': 'T', 'description': 'a: b', 'output-file': 't.html'}
+    cell = {'cell_type': 'code', 'metadata': {}, 'source': '#| echo: false\n#| output: asis\nshow_doc(f)',
+            'outputs': [{'output_type': 'execute_result', 'metadata': {}, 'data': {'text/markdown': SHOW_DOC_MD, 'text/plain': 'f'}}]}
+    h = bd.render_cell(cell, 'python', bd.Figures(Path(tempfile.mkdtemp()), 'x.html'))
+    assert '#|' not in h and 'show_doc(f)' not in h and '{target' not in h
+    assert 'class="source-link" target="_blank"' in h and 'output markdown showdoc' in h and '$a_i$' in h
+    opts, code = bd.cell_options('#| code-fold: show\n#| code-summary: "Exported source"\nx = 1\n#| hide_line\ny = 2')
+    assert opts == {'code-fold': 'show', 'code-summary': 'Exported source', 'hide_line': 'true'} and code == 'x = 1\ny = 2'
+
+def test_renderer_markdown_extras():
+    "Callouts, docs-only blocks, heading ids as pandoc makes them (nbdev's doc links use them), tables."
+    h = bd.md2html('::: {.callout-note}\nNote *this*.\n:::\n\n::: {.content-hidden when-format="html"}\nREADME only\n:::\n\n'
+                   '| a | b |\n|---|---|\n| 1 | 2 |')
+    assert 'class="callout-note callout"' in h and '<em>this</em>' in h and 'README only' not in h and '<table>' in h
+    ids, toc = bd.Ids(), []
+    body = bd.finish_html(bd.md2html('## The demo, end to end\n### atomic_write\n### atomic_write'), ids, toc,
+                          'https://x.github.io/p', {})
+    assert [t[1] for t in toc] == ['the-demo-end-to-end', 'atomic_write', 'atomic_write-1']
+    assert 'href="utils.html#f"' in bd.finish_html('<a href="https://x.github.io/p/utils.html#f">f</a>', ids, [], 'https://x.github.io/p', {})
+
+def test_make_readme_check(tmp_path):
+    "`make_readme.py --check` passes on its own output and fails, with a diff, on anything else."
+    import make_readme
+    out = tmp_path/'README.md'
+    assert make_readme.main(['--out', str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith('# ') and '#|' not in text and '\n---\n' not in text.split('\n', 3)[-1][:200]
+    assert make_readme.main(['--check', '--out', str(out)]) == 0
+    out.write_text(text + 'edited by hand\n')
+    assert make_readme.main(['--check', '--out', str(out)]) == 1
+    assert out.read_text().endswith('edited by hand\n')                     # --check writes nothing
+
+def test_every_notebook_has_a_page(site):
+    "Each notebook in nbs/ became a page (no browser needed)."
+    missing = [p['href'] for p in PAGES if not (site/p['href']).exists()]
+    assert not missing, f'pages missing from {site}: {missing}'

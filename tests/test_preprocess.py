@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd, pytest
 from PIL import Image
 from alexnet_nb.demo_data import make_demo, demo_plan
-from alexnet_nb.preprocess import read_manifest
+from alexnet_nb.preprocess import read_manifest, preprocess, merge_manifests, main
 
 ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1'}
 STATUS = {'': 'ok', 'grayscale': 'converted_grayscale', 'cmyk': 'converted_cmyk', 'png': 'decoded_by_content',
@@ -59,10 +59,10 @@ def demo12(tmp_path_factory):
     "A 2012 demo large enough to kill half way, and one clean single run of it."
     d = tmp_path_factory.mktemp('p')
     src = make_demo(d/'raw', '2012', n_classes=10, n_train=20, n_val=2, quiet=True)
-    cli(src, d/'clean', '--workers', 2)
+    preprocess(src, d/'clean', workers=2, quiet=True)
     return src, d/'clean'
 
-def test_kill_half_way_and_rerun(tmp_path, demo12):
+def test_kill_half_way_and_rerun(tmp_path, demo12, capsys):
     src, clean = demo12
     n = len(read_manifest(clean/'manifest.csv'))
     dst = tmp_path/'out'
@@ -79,26 +79,28 @@ def test_kill_half_way_and_rerun(tmp_path, demo12):
     r = cli(src, dst, '--workers', 2)
     assert 'already done' in r.stdout
     assert files(dst) == files(clean)                                     # outputs, manifest.csv, classes.csv: identical
-    r = cli(src, dst, '--workers', 2)                  # a third run only retries the 2 failed files (truncated, empty)
-    assert f'{n - 2} already done, 2 to do' in r.stdout
+    preprocess(src, dst, workers=2)                    # a third run only retries the 2 failed files (truncated, empty)
+    assert f'{n - 2} already done, 2 to do' in capsys.readouterr().out
     assert files(dst) == files(clean)
 
 def test_shards_and_merge(tmp_path, demo12):
     src, clean = demo12
     dst = tmp_path/'out'
-    cli(src, dst, '--shard', 1, '--num_shards', 3, '--workers', 1)
-    r = cli(dst, '--merge', check=False)
-    assert r.returncode == 2 and 'shards [0, 2] of 3 have not finished' in r.stderr
-    cli(src, dst, '--shard', 0, '--num_shards', 3, '--workers', 1)
-    cli(src, dst, '--shard', 2, '--num_shards', 3, '--workers', 1)     # the last shard merges
+    cli(src, dst, '--shard', 1, '--num_shards', 3, '--workers', 1)         # as a SLURM array task would
+    with pytest.raises(ValueError, match=r'shards \[0, 2\] of 3 have not finished'): merge_manifests(dst)
+    preprocess(src, dst, shard=0, num_shards=3, workers=1, quiet=True)
+    assert not (dst/'manifest.csv').exists()
+    preprocess(src, dst, shard=2, num_shards=3, workers=1, quiet=True)    # the last shard to finish merges
     assert (dst/'manifest.csv').read_bytes() == (clean/'manifest.csv').read_bytes()
     (dst/'manifest.csv').unlink()
-    cli(dst, '--merge')
+    r = cli(dst, '--merge')                                              # the explicit merge step
+    assert 'merged 3 shards' in r.stdout
     assert files(dst) == files(clean)
 
 def test_unknown_source_and_help(tmp_path):
     (tmp_path/'src').mkdir(); (tmp_path/'src'/'images.zip').write_bytes(b'')
     r = cli(tmp_path/'src', tmp_path/'out', check=False)
     assert r.returncode == 2 and "Found: ['images.zip']" in r.stderr and 'ILSVRC2012_img_train.tar' in r.stderr
-    r = cli('--help')
-    assert '--num_shards' in r.stdout and '--merge' in r.stdout and '--quality' in r.stdout
+    from fastcore.script import anno_parser
+    h = anno_parser(main.__wrapped__, 'alexnet_preprocess').format_help()
+    assert '--num_shards' in h and '--merge' in h and '--quality' in h

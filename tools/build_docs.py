@@ -111,7 +111,6 @@ def _exec_one(src:Path, dst:Path, flags:list[str], allow_errors:bool) -> int:
     from execnb.shell import CaptureShell
     from nbdev.process import NBProcessor, nb_lang
     from fastcore.xtras import working_directory
-    import yaml
     cfg = get_cfg()
     skip = set(cfg.get('tst_flags', '').split()) - set(flags)
     nb = read_nb(src)
@@ -144,6 +143,7 @@ def _exec_one(src:Path, dst:Path, flags:list[str], allow_errors:bool) -> int:
         with working_directory(src.parent): k.run_all(nb, exc_stop=not allow_errors, preproc=_no_eval)
     except BaseException:
         sys.stderr.write(k.prettytb(fname=src) + '\n'); rc = 1
+    nb.metadata['docs_executed'] = True                   # its show_doc cells ran: nbdev need not run them again
     write_nb(nb, dst)
     return rc
 
@@ -154,8 +154,7 @@ def execute_notebooks(nbs:Path, rels:list[Path], dst:Path, flags, allow_errors, 
         cmd = [sys.executable, str(Path(__file__).resolve()), '--_exec-one', str(nbs/rel), str(dst/rel),
                '--flags', *flags] + (['--allow-errors'] if allow_errors else [])
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                               env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             return rel, p.returncode, p.stderr, time.time() - t
         except subprocess.TimeoutExpired:
             return rel, 124, f'timed out after {timeout} s (raise --timeout)', time.time() - t
@@ -168,7 +167,7 @@ def execute_notebooks(nbs:Path, rels:list[Path], dst:Path, flags, allow_errors, 
         for rel, err in failed: print(f'\n--- {rel} ---\n{err.strip()[-6000:]}', file=sys.stderr)
         names = ', '.join(r.as_posix() for r, _ in failed)
         sys.exit(f'build_docs: {names} failed while executing for the docs. Fix the notebook '
-                 f'(`nbdev_test --path nbs/{failed[0][0].as_posix()}` shows the same error) '
+                 f'(`nbdev_test --path {nbs.name}/{failed[0][0].as_posix()}` shows the same error) '
                  f'or pass --allow-errors to render the traceback.')
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +192,7 @@ class ExecutedProcs:
         from nbdev.process import NBProcessor
         return NBProcessor(nb=nb, procs=[p for p in self.fd.procs() if p is not self.skip]).process()
 
-def process_notebooks(cfg, copy_dir:Path, quarto:bool, allow_errors:bool, executed:bool) -> Path:
+def process_notebooks(cfg, copy_dir:Path, quarto:bool, allow_errors:bool) -> Path:
     "nbdev's processing (what `nbdev_proc_nbs` does) of the notebooks in `copy_dir` into `_proc/`, one at a time."
     from execnb.nbio import read_nb, write_nb
     from nbdev.doclinks import nbglob
@@ -217,7 +216,9 @@ def process_notebooks(cfg, copy_dir:Path, quarto:bool, allow_errors:bool, execut
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')            # "Found cells containing imports and other code"
                 try:
-                    nb = read_nb(src); (ExecutedProcs() if executed else FilterDefaults())(nb); write_nb(nb, dst)
+                    nb = read_nb(src)
+                    (ExecutedProcs() if nb.metadata.get('docs_executed') else FilterDefaults())(nb)
+                    write_nb(nb, dst)
                 except Exception as e:
                     # nbdev's show_doc step re-runs, in a fresh shell, every cell that holds an import
                     msg = f'{src.name}: {str(e).strip()}\n  caused by: {e.__cause__!r}'
@@ -240,18 +241,22 @@ def process_notebooks(cfg, copy_dir:Path, quarto:bool, allow_errors:bool, execut
 # Step 3a: Quarto
 # ---------------------------------------------------------------------------------------------
 def real_quarto() -> str|None:
-    "Path of a working `quarto` executable, else None (a stub that prints nothing does not count)."
+    "Path of a `quarto` that answers `--version` with a version (unless ALEXNET_DOCS_NO_QUARTO=1), else None."
     q = shutil.which('quarto')
     if not q: return None
     try: out = subprocess.run([q, '--version'], capture_output=True, text=True, timeout=60).stdout.strip()
     except Exception: return None
     return q if re.match(r'^\d+\.\d+', out) and os.environ.get('ALEXNET_DOCS_NO_QUARTO') != '1' else None
 
-def render_quarto(cfg, proc:Path, out:Path, quarto:str) -> None:
-    "`quarto render` in `_proc/` (as `nbdev_docs` does), then move the site to `out`."
+def render_quarto(cfg, proc:Path, out:Path, quarto:str) -> bool:
+    "`quarto render` in `_proc/` (as `nbdev_docs` does), then move the site to `out`; False if it made no site."
+    site = proc/cfg.doc_path.name
+    shutil.rmtree(site, ignore_errors=True)
     subprocess.run([quarto, 'render', '--no-cache'], cwd=proc, check=True)
+    if not (site/'index.html').exists(): return False      # e.g. a stub `quarto` that only prints a version
     shutil.rmtree(out, ignore_errors=True)
-    shutil.move(str(proc/cfg.doc_path.name), str(out))
+    shutil.move(str(site), str(out))
+    return True
 
 # ---------------------------------------------------------------------------------------------
 # Step 3b: the Quarto-free renderer
@@ -415,7 +420,13 @@ def render_cell(c, lang:str, figs:Figures) -> str:
         parts.append(f'<div class="not-run">Not run for this build (<code>#| {html.escape(not_run)}</code>): '
                      f'no output shown.</div>')
     if not _falsy(opts.get('output', 'true')):
-        outs = [render_output(o, opts, showdoc, figs) for o in c.get('outputs', [])]
+        merged = []                                              # consecutive stream chunks: one text
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream' and merged and merged[-1].get('output_type') == 'stream' \
+               and merged[-1].get('name') == o.get('name'):
+                merged[-1] = {**merged[-1], 'text': src_text(merged[-1].get('text')) + src_text(o.get('text'))}
+            else: merged.append(o)
+        outs = [render_output(o, opts, showdoc, figs) for o in merged]
         outs = [o for o in outs if o]
         if outs: parts.append(f'<div class="outputs">{"".join(outs)}</div>')
     if not parts: return ''
@@ -439,10 +450,9 @@ def finish_html(body:str, ids:Ids, toc:list, site_url:str, nb_pages:dict) -> str
     body = re.sub(r'href="([^":#]+\.ipynb)(#[^"]*)?"', nblink, body)
     return body
 
-def find_katex(katex_dir:str|None, cache:Path) -> Path|None:
+def find_katex(katex_dir:str|None, cache:Path, system=('/usr/share/javascript/katex', 'node_modules/katex/dist')) -> Path|None:
     "A KaTeX distribution folder (katex.min.js, katex.min.css, fonts/, contrib/auto-render): local first, then npm."
-    cands = [katex_dir, os.environ.get('KATEX_DIR'), '/usr/share/javascript/katex',
-             'node_modules/katex/dist', str(cache/'package'/'dist')]
+    cands = [katex_dir, os.environ.get('KATEX_DIR'), *system, str(cache/'package'/'dist')]
     for c in cands:
         if c and (Path(c)/'katex.min.js').exists() and (Path(c)/'fonts').exists(): return Path(c)
     if shutil.which('npm'):                                      # npm's registry is reachable where PyPI is
@@ -571,18 +581,19 @@ def main(argv=None):
             nb = read_nb(nbs/rel); fix_frontmatter(nb); write_nb(nb, copy_dir/rel)
     else: execute_notebooks(nbs, [r for r in rels if r not in done], copy_dir, a.flags, a.allow_errors, a.jobs, a.timeout)
     t1 = time.time()
-    proc = process_notebooks(cfg, copy_dir, quarto=bool(quarto), allow_errors=a.allow_errors,
-                              executed=not a.no_exec)
+    proc = process_notebooks(cfg, copy_dir, quarto=bool(quarto), allow_errors=a.allow_errors)
     print(f'build_docs: processed into {proc.relative_to(root)}/ with nbdev', flush=True)
-    if quarto:
-        render_quarto(cfg, proc, out, quarto)
-        how = f'Quarto ({quarto})'
+    if quarto and not render_quarto(cfg, proc, out, quarto):
+        if a.renderer == 'quarto': sys.exit(f'build_docs: `{quarto} render` made no site in {proc/cfg.doc_path.name}')
+        print(f'build_docs: `{quarto} render` made no site (a stub?): using the built-in HTML renderer', file=sys.stderr)
+        quarto = None
+    if quarto: how = f'Quarto ({quarto})'
     else:
-        tmp = out.with_name(out.name + '.tmp')
+        tmp = root/'build'/'docs.tmp'                       # written whole, then swapped in
         shutil.rmtree(tmp, ignore_errors=True)
         note = 'executed' if not a.no_exec else 'not executed'
         render_html(cfg, proc, rels, tmp, a.katex, note)
-        shutil.rmtree(out, ignore_errors=True); tmp.rename(out)
+        shutil.rmtree(out, ignore_errors=True); shutil.move(str(tmp), str(out))
         how = 'the built-in HTML renderer (no Quarto on PATH)'
     print(f'build_docs: site in {out} ({len(rels)} pages, {how}); execution {t1-t0:.0f} s, '
           f'total {time.time()-t0:.0f} s. Open {out/"index.html"}')

@@ -25,8 +25,16 @@ fi
 torchrun "${rdzv[@]}" --nproc-per-node="$NPROC_PER_NODE" --max-restarts=0 \
   --no-python "$here/trainer_rank.sh" "$@" &
 agent=$!
+children() {  # PIDs whose parent is $1, from /proc
+  local f s a
+  for f in /proc/[0-9]*/stat; do
+    read -r s 2>/dev/null < "$f" || continue
+    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
+    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
+  done
+}
 forward() {  # to the rank shims torchrun started (its children), which pass it to the trainers
-  local c; for c in $(ps -o pid= --ppid "$agent"); do kill -"$1" "$c" 2>/dev/null; done
+  local c; for c in $(children "$agent"); do kill -"$1" "$c" 2>/dev/null; done
 }
 trap 'forward USR1' USR1
 trap 'forward TERM' TERM

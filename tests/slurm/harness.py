@@ -15,6 +15,8 @@ def missing_reason()->str|None:
     if os.geteuid() != 0: return "the test SLURM runs its daemons as root (SlurmUser=root); run the SLURM tests as root"
     return None
 
+NEVER = ('BadConstraints', 'PartitionConfig', 'PartitionNodeLimit', 'PartitionTimeLimit', 'DependencyNeverSatisfied', 'InvalidAccount', 'InvalidQOS')
+
 class Slurm:
     "A running single-node cluster under `root`; `env` holds SLURM_CONF for client commands."
     def __init__(self, root:str|Path):
@@ -66,7 +68,8 @@ class Slurm:
             st = [j.get('JobState') for j in last]
             if last and all(s in states for s in st): return last[0]
             bad = [j for j in last if j.get('JobState') in fail and j.get('JobState') not in states]
-            if bad: raise RuntimeError(f"job {jobid} ended {bad[0].get('JobState')} (exit {bad[0].get('ExitCode')}):\n{self.output(bad[0])}")
+            bad += [j for j in last if j.get('JobState') == 'PENDING' and j.get('Reason') in NEVER]
+            if bad: raise RuntimeError(f"job {jobid}: {bad[0].get('JobState')} ({bad[0].get('Reason')}, exit {bad[0].get('ExitCode')}):\n{self.output(bad[0])}")
             time.sleep(poll)
         raise TimeoutError(f"job {jobid} not {states} after {timeout:.0f} s: {[j.get('JobState') for j in last]}\n" +
                            '\n'.join(self.output(j) for j in last[:1]))

@@ -35,7 +35,14 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 # --- slurm.conf ------------------------------------------------------------------------------------
 HOST=$(hostname -s)
 CPUS=$(nproc)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() {  # a port nothing listens on (bash's /dev/tcp: no python needed)
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  echo "start.sh: no free port found" >&2; exit 1
+}
 CTLD_PORT=${SLURM_TEST_CTLD_PORT:-$(free_port)}
 D_PORT=${SLURM_TEST_SLURMD_PORT:-$(free_port)}
 while [ "$D_PORT" = "$CTLD_PORT" ]; do D_PORT=$(free_port); done

@@ -13,14 +13,25 @@ if [ -f "$CONF" ] && [ -f "$DIR/slurmctld.pid" ] && command -v scancel >/dev/nul
     sleep 0.1
   done
 fi
-# the process tree below PID, deepest first
-tree() { local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done; echo "$1"; }
+# /proc only (no procps in minimal containers)
+children() {  # PIDs whose parent is $1
+  local f s a
+  for f in /proc/[0-9]*/stat; do
+    read -r s 2>/dev/null < "$f" || continue
+    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
+    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
+  done
+}
+tree() { local c; for c in $(children "$1"); do tree "$c"; done; echo "$1"; }   # deepest first
 # job steps of THIS cluster: slurmstepd processes whose environment names our slurm.conf
 steps() {
-  local p
-  for p in $(pgrep -x slurmstepd 2>/dev/null; ps -eo pid=,args= | awk '$2 ~ /^slurmstepd:/ {print $1}'); do
+  local f p c
+  for f in /proc/[0-9]*/comm; do
+    read -r c 2>/dev/null < "$f" || continue
+    [ "$c" = slurmstepd ] || continue
+    p=${f#/proc/}; p=${p%/comm}
     tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$CONF" && echo "$p"
-  done | sort -u
+  done
 }
 for d in slurmd slurmctld; do
   f="$DIR/$d.pid"; [ -f "$f" ] || continue

@@ -1,0 +1,98 @@
+"""Process-level tests of `alexnet_evaluate`: it reproduces the training run's centre-crop figures,
+gives the same result with one process and with two under torchrun (gloo), writes the per-class CSV,
+results table, metrics and the figures, and fails clearly on bad input. A tiny net (`--width 0.125`)
+trained for one epoch on a tiny preprocessed root; about a minute on 2 cores."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest, torch
+
+PY = sys.executable
+TORCHRUN = str(Path(PY).with_name('torchrun'))
+
+
+def env():
+    e = {**os.environ, 'ALEXNET_NO_PROGRESS': '1', 'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1'}
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'SLURM_PROCID', 'SLURM_NTASKS', 'MASTER_ADDR', 'MASTER_PORT'): e.pop(k, None)
+    return e
+
+
+def run(*cmd, ok=True, timeout=300):
+    p = subprocess.run([str(c) for c in cmd], env=env(), capture_output=True, text=True, timeout=timeout)
+    if ok: assert p.returncode == 0, f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return p
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    "A one-epoch run of alexnet_train on a toy root (4 classes, 48 training and 22 validation images)."
+    from alexnet_nb.augment import make_toy_root, toy_stats
+    d = tmp_path_factory.mktemp('eval')
+    root = make_toy_root(d/'pre', n={'train': 48, 'val': 22}, n_classes=4)
+    torch.save(toy_stats(root), root/'stats.pt')
+    run(PY, '-m', 'alexnet_nb.train', '--data', root, '--run-dir', d/'run', '--width', '0.125', '--batch-size', '8',
+        '--workers', '0', '--epochs', '1', '--device', 'cpu', '--lr', '0.02')
+    return d
+
+
+@pytest.fixture(scope='module')
+def single(trained):
+    "alexnet_evaluate in one process, with figures."
+    out = trained/'eval1'
+    p = run(PY, '-m', 'alexnet_nb.evaluate', trained/'run'/'checkpoints'/'best.pt', '--out', out, '--device', 'cpu',
+            '--workers', '0', '--batch-size', '6', '--nn-pool', '20')
+    return out, p.stdout
+
+
+def test_reproduces_training_centre_crop(trained, single):
+    out, stdout = single
+    m = json.loads((out/'metrics.json').read_text())
+    log = pd.read_csv(trained/'run'/'log.csv')
+    assert m['n_images'] == 22 and m['split'] == 'val' and m['epoch'] == 1
+    assert m['centre']['top1_err'] == pytest.approx(log.val_top1_err.iloc[-1], abs=1e-5)
+    assert m['centre']['top5_err'] == pytest.approx(log.val_top5_err.iloc[-1], abs=1e-5)
+    assert m['centre']['nll'] == pytest.approx(log.val_loss.iloc[-1], rel=1e-3)
+    assert 0 <= m['ten']['top1_err'] <= 1 and m['images_per_s'] > 0
+    assert 'ten patches (softmax)' in stdout and 'images/s' in stdout
+
+
+def test_outputs_and_figures(trained, single):
+    out, _ = single
+    pc = pd.read_csv(out/'per_class.csv')
+    assert list(pc.columns) == ['index', 'wnid', 'words', 'n', 'centre_top1_acc', 'centre_top5_acc', 'ten_top1_acc', 'ten_top5_acc']
+    assert pc.n.sum() == 22 and list(pc.wnid) == [f'n{i:08d}' for i in range(4)]
+    m = json.loads((out/'metrics.json').read_text())
+    assert (pc.n * pc.ten_top1_acc).sum() / 22 == pytest.approx(1 - m['ten']['top1_err'])
+    md = (out/'results.md').read_text()
+    assert '| 37.5 | 17.0 |' in md and '| 40.25 | 19.68 |' in md and 'not yet measured' in md
+    assert f"{100 * m['ten']['top1_err']:.2f}" in md
+    from PIL import Image
+    for f in ('fig3_conv1', 'fig4_top5', 'fig4_neighbours', 'confused_pairs', 'curves'):
+        im = Image.open(out/f'{f}.png'); assert im.format == 'PNG' and min(im.size) > 100, f
+
+
+def test_torchrun_two_processes_same_result(trained, single):
+    out = trained/'eval2'
+    run(TORCHRUN, '--standalone', '--nproc-per-node=2', '-m', 'alexnet_nb.evaluate', trained/'run'/'checkpoints'/'best.pt',
+        '--out', out, '--device', 'cpu', '--workers', '0', '--batch-size', '6', '--no-figures')
+    a, b = (json.loads((d/'metrics.json').read_text()) for d in (single[0], out))
+    assert b['world_size'] == 2 and a['world_size'] == 1
+    for k in ('n_images', 'centre', 'ten'):
+        if k == 'n_images': assert a[k] == b[k]
+        else:
+            assert a[k]['top1_err'] == b[k]['top1_err'] and a[k]['top5_err'] == b[k]['top5_err']
+            assert a[k]['nll'] == pytest.approx(b[k]['nll'], rel=1e-5)
+    pd.testing.assert_frame_equal(pd.read_csv(single[0]/'per_class.csv'), pd.read_csv(out/'per_class.csv'))
+    assert torch.equal(torch.load(single[0]/'confusion.pt', weights_only=True), torch.load(out/'confusion.pt', weights_only=True))
+
+
+def test_bad_input_is_explained(trained, tmp_path, capsys):
+    p = run(PY, '-m', 'alexnet_nb.evaluate', tmp_path/'missing.pt', '--device', 'cpu', ok=False)   # the real command line
+    assert p.returncode == 2 and 'not found' in p.stderr
+    from alexnet_nb.evaluate import main                                                          # the rest in this process
+    torch.save({'weights': torch.zeros(1)}, tmp_path/'other.pt')
+    assert main(str(tmp_path/'other.pt'), device='cpu') == 2
+    assert 'not an alexnet_train checkpoint' in capsys.readouterr().err
+    assert main(str(trained/'run'/'checkpoints'/'best.pt'), data=str(tmp_path), device='cpu') == 2
+    assert 'manifest.csv not found' in capsys.readouterr().err
+    assert main(str(trained/'run'/'checkpoints'/'best.pt'), batch_size=6, device='cpu', workers=0, benchmark='imagenet-2013') == 2
+    assert 'benchmark' in capsys.readouterr().err
