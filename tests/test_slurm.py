@@ -109,13 +109,13 @@ def test_usr1_checkpoints_requeues_and_resumes(cluster, demo, uninterrupted, tmp
         assert j.get('JobState') in ('RUNNING', 'COMPLETING', 'PENDING', 'REQUEUED'), f'{j.get("JobState")}:\n{cluster.output(j)}'
         assert time.time() - t0 < 120, f'not requeued after 120 s ({j.get("JobState")}):\n{cluster.output(j)}'
         time.sleep(0.2)
-    cluster.run('scontrol', 'update', f'JobId={job}', 'StartTime=now')   # ... which SLURM would otherwise hold for ~2 min
+    cluster.start_now(job)                                             # ... which SLURM would otherwise hold for ~2 min
     info = cluster.wait(job, timeout=240)
     out = cluster.output(info)
     assert info['Restarts'] == '1' and info['ExitCode'] == '0:0'
     assert 'got USR1: passing it to the trainers' in out
     assert 'stopped by a signal; checkpoint' in out                    # the trainer wrote a preemption checkpoint ...
-    assert 'preempted: checkpoint written; requeueing (restart 1)' in out
+    assert 'preempted (exit 75): requeueing' in out and '(restart 1)' in out
     assert 'start: restart 1,' in out                                  # ... the rerun saw SLURM_RESTART_COUNT=1 ...
     assert 'resumed from' in out                                       # ... and resumed from it, mid-epoch
     e1, s1, w1 = final_weights(uninterrupted[0])

@@ -7,8 +7,13 @@ one with nbdev's executor (execnb), into `build/docs_nbs/`; `nbs/` itself is nev
 not run unless `--flags` names them; they are shown with a note saying so. Each notebook runs in
 its own process with `nbs/` as its working folder, exactly as `nbdev_test` runs it.
 
-nbdev then processes the executed copies into `_proc/` (the `show_doc` tables, links, hidden and
-exported cells, front matter), and the site is rendered:
+nbdev's `show_doc` cells are added to each copy before it runs (where `nbdev_proc_nbs` would add
+them), so they run in the notebook's own session: plain nbdev re-runs every cell holding an import
+in a fresh shell, which fails for a cell that also uses earlier results. A front matter cell
+written as markdown (or as invalid YAML) is made a raw YAML cell in the copy, with a warning.
+
+nbdev then processes the executed copies into `_proc/` (links, hidden and exported cells, front
+matter, directives), and the site is rendered:
 
 - with Quarto where a real `quarto` is on PATH: the steps of `nbdev_docs` (its `_quarto.yml`,
   `nbdev.yml` and sidebar, then `quarto render`), pointed at the executed copies. `nbdev_docs`
@@ -18,10 +23,11 @@ exported cells, front matter), and the site is rendered:
   page, KaTeX math (copied into `docs/` from Debian's `libjs-katex` or npm's `katex`, so the site
   works offline), pygments-highlighted code, the `show_doc` tables and embedded figures.
 
-Usage: python tools/build_docs.py [--flags slow] [--renderer auto|quarto|html] [--no-exec]
+Usage: python tools/build_docs.py [--flags slow] [--renderer auto|quarto|html] [--allow-errors]
+A cell that raises stops the build (as `nbdev_test` fails) unless --allow-errors is given.
 """
 from __future__ import annotations
-import argparse, base64, html, json, os, re, shutil, subprocess, sys, tempfile, time, warnings
+import argparse, base64, html, os, re, shutil, subprocess, sys, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -505,6 +511,8 @@ def render_html(cfg, proc:Path, rels:list[Path], out:Path, katex_dir:str|None, r
         figs = Figures(out, p['href'])
         body = ''.join(render_cell(c, lang, figs) for c in p['nb']['cells'])
         p['body'] = finish_html(body, ids, toc, site_url, nb_pages)
+        d = md2html(p['description']).strip()                    # inline markdown (`code`) in the subtitle
+        p['description_html'] = re.sub(r'^<p>(.*)</p>$', r'\1', d, flags=re.DOTALL)
         p['toc'] = toc
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=jinja2.select_autoescape(['html']))
     tpl = env.get_template('page.html')
@@ -567,7 +575,8 @@ def main(argv=None):
         problem = fix_frontmatter(read_nb(nbs/rel))
         if problem: print(f'  WARNING: {nbs.name}/{rel.as_posix()}: {problem}; repaired for this build', file=sys.stderr)
     copy_dir = root/'build'/'docs_nbs'
-    done = {r for r in rels if (copy_dir/r).exists()} if a.reuse_exec else set()
+    def _executed(f): return f.exists() and read_nb(f).metadata.get('docs_executed', False)
+    done = {r for r in rels if _executed(copy_dir/r)} if a.reuse_exec else set()
     keep = {r: (copy_dir/r).read_bytes() for r in done}
     shutil.rmtree(copy_dir, ignore_errors=True)
     # the notebooks' folder as it is (images, data files), then the executed notebooks over it

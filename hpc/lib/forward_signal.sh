@@ -8,5 +8,6 @@
 set -u
 sig=${1:-USR1}
 f="${ALEXNET_PID_DIR:?set ALEXNET_PID_DIR}/$(hostname -s).pid"
+for _ in $(seq 60); do [ -f "$f" ] && break; sleep 0.5; done   # the job may still be starting
 if [ -f "$f" ]; then kill -"$sig" "$(cat "$f")" 2>/dev/null || true
 else echo "forward_signal.sh: no $f: no trainer running on $(hostname -s)" >&2; fi

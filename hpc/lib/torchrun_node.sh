@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One per node, started by `srun --ntasks-per-node=1` from train.sbatch / evaluate.sbatch:
 #   hpc/lib/torchrun_node.sh COMMAND ARGS...      (e.g. python -m alexnet_nb.train --run-dir RUN)
-# Runs torchrun for this node's NPROC_PER_NODE processes; on USR1/TERM (sent to this script's PID,
-# recorded in $ALEXNET_PID_DIR/<host>.pid for forward_signal.sh) it passes the signal to the
-# processes torchrun started, never to torchrun itself: torchrun's agent treats a signal it
-# handles as a death signal and kills its workers. Exits 75 when any local process exited 75 (preempted, checkpoint
-# written), otherwise with torchrun's status.
+# Runs torchrun for this node's NPROC_PER_NODE processes. On USR1/TERM (sent to this script's PID,
+# which it records in $ALEXNET_PID_DIR/<host>.pid for forward_signal.sh) it passes the signal to
+# the processes torchrun started, never to torchrun itself: torchrun's agent treats a signal it
+# handles as a death signal and kills its workers. Exits 75 when any local process exited 75
+# (preempted, checkpoint written), otherwise with torchrun's status.
 #
 # Environment: NPROC_PER_NODE (processes on this node), SLURM_NNODES, SLURM_JOB_ID,
 #   MASTER_ADDR/MASTER_PORT (rendezvous, needed when SLURM_NNODES > 1; train.sbatch sets them),
@@ -13,7 +13,27 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${NPROC_PER_NODE:?set NPROC_PER_NODE}"
+
+children() {  # PIDs whose parent is $1, from /proc (no procps needed)
+  local f s a
+  for f in /proc/[0-9]*/stat; do
+    read -r s 2>/dev/null < "$f" || continue
+    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
+    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
+  done
+}
+agent= pending=
+forward() {  # to the rank shims torchrun started (its children), which pass it to the trainers
+  local c kids=
+  if [ -n "$agent" ]; then kids=$(children "$agent"); fi
+  if [ -z "$kids" ]; then pending=$1; return; fi   # torchrun has not started them yet: the loop below retries
+  pending=
+  for c in $kids; do kill -"$1" "$c" 2>/dev/null; done
+}
+trap 'forward USR1' USR1
+trap 'forward TERM' TERM
 if [ -n "${ALEXNET_PID_DIR:-}" ]; then mkdir -p "$ALEXNET_PID_DIR" && echo $$ > "$ALEXNET_PID_DIR/$(hostname -s).pid"; fi
+
 ALEXNET_EXIT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/alexnet-exit.XXXXXX"); export ALEXNET_EXIT_DIR
 if [ "${SLURM_NNODES:-1}" -gt 1 ]; then
   : "${MASTER_ADDR:?set MASTER_ADDR}" "${MASTER_PORT:?set MASTER_PORT}"
@@ -25,23 +45,11 @@ fi
 torchrun "${rdzv[@]}" --nproc-per-node="$NPROC_PER_NODE" --max-restarts=0 \
   --no-python "$here/trainer_rank.sh" "$@" &
 agent=$!
-children() {  # PIDs whose parent is $1, from /proc
-  local f s a
-  for f in /proc/[0-9]*/stat; do
-    read -r s 2>/dev/null < "$f" || continue
-    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
-    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
-  done
-}
-forward() {  # to the rank shims torchrun started (its children), which pass it to the trainers
-  local c; for c in $(children "$agent"); do kill -"$1" "$c" 2>/dev/null; done
-}
-trap 'forward USR1' USR1
-trap 'forward TERM' TERM
-while :; do
-  wait "$agent"; rc=$?
-  kill -0 "$agent" 2>/dev/null || break
+while kill -0 "$agent" 2>/dev/null; do
+  if [ -n "$pending" ]; then forward "$pending"; fi
+  sleep 0.5 & wait $!                     # short sleeps, so that a pending signal is retried
 done
+wait "$agent"; rc=$?
 if grep -qx 75 "$ALEXNET_EXIT_DIR"/rank* 2>/dev/null; then
   rc=75; echo "torchrun_node.sh: a trainer exited 75 (preempted after writing a checkpoint); torchrun reports that as a failure above" >&2
 fi

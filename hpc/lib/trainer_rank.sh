@@ -5,13 +5,20 @@
 # $ALEXNET_EXIT_DIR/rank$RANK, because torchrun reports every failed worker as exit status 1 and
 # so would hide the trainer's preemption code (75).
 set -u
+pid= sent=
+on_signal() { sent=$1; if [ -n "$pid" ]; then kill -"$1" "$pid" 2>/dev/null; fi; }
+trap 'on_signal USR1' USR1
+trap 'on_signal TERM' TERM
 "$@" &
 pid=$!
-trap 'kill -USR1 "$pid" 2>/dev/null' USR1
-trap 'kill -TERM "$pid" 2>/dev/null' TERM
+if [ -n "$sent" ]; then kill -"$sent" "$pid" 2>/dev/null; fi   # a signal that came before the start
 while :; do
   wait "$pid"; rc=$?
   kill -0 "$pid" 2>/dev/null || break   # a trapped signal ended `wait` early: keep waiting
 done
+# A signal that arrives while Python is still starting (before the trainer installs its handlers)
+# kills it outright (status 128+10 or 128+15). The rerun resumes from the latest checkpoint all the
+# same (at start-up nothing has been trained since it), so report that as a preemption too.
+if [ -n "$sent" ] && { [ "$rc" -eq 138 ] || [ "$rc" -eq 143 ]; }; then rc=75; fi
 [ -n "${ALEXNET_EXIT_DIR:-}" ] && echo "$rc" > "$ALEXNET_EXIT_DIR/rank${RANK:-0}"
 exit "$rc"

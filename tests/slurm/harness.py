@@ -74,6 +74,19 @@ class Slurm:
         raise TimeoutError(f"job {jobid} not {states} after {timeout:.0f} s: {[j.get('JobState') for j in last]}\n" +
                            '\n'.join(self.output(j) for j in last[:1]))
 
+    def wait_idle(self, timeout:float=60):
+        "Wait until the node is idle: no job running and the last one's steps and epilog are done."
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if self.run('sinfo', '-h', '-N', '-o', '%t', check=False).strip().startswith('idle'): return
+            time.sleep(0.2)
+        raise TimeoutError(f"node not idle after {timeout:.0f} s:\n{self.run('sinfo', '-N', check=False)}")
+
+    def start_now(self, jobid:str):
+        "Start a requeued job at once (SLURM holds it for about 2 minutes), once its old run has been cleaned up."
+        self.wait_idle(); time.sleep(1)   # a relaunch while the old steps finish gets "Job credential revoked"
+        self.run('scontrol', 'update', f'JobId={jobid}', 'StartTime=now')
+
     def output(self, job:dict)->str:
         "The tail of a job's output file."
         p = Path(job.get('StdOut', ''))
