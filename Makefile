@@ -5,6 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 export ALEXNET_NO_PROGRESS ?=
+# The notebooks and tests call the console scripts (alexnet_preprocess, ...) by name.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv install install-dev demo test check-sync nbtest pytest docs readme clean
 

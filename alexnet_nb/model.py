@@ -145,11 +145,13 @@ class AlexNet(nn.Module):
                  dropout:float=0.5, # §4.2: drop probability on the outputs of fc6 and fc7
                  init_std:float=0.01, # §5: weights ~ N(0, init_std)
                  hidden_bias:float=1.0, # §5: bias of conv2, conv4, conv5, fc6, fc7 (Caffe used 0.1)
+                 init:str='paper', # 'paper': §5's N(0, init_std) weights; 'kaiming': N(0, 2/fan_in) (He et al. 2015; not the paper, for small demos)
+                 input_scale:float=1., # multiply the input by this before conv1 (1: the paper's 0..255 pixels; demos use 1/64)
                 ):
         super().__init__()
         self.config = dict(num_classes=num_classes, input_size=input_size, lrn_alpha=lrn_alpha, lrn_alpha_on=lrn_alpha_on,
                            lrn_k=lrn_k, lrn_n=lrn_n, lrn_beta=lrn_beta, lrn_impl=lrn_impl, lrn_groups=lrn_groups, width=width, dropout=dropout,
-                           init_std=init_std, hidden_bias=hidden_bias)
+                           init_std=init_std, hidden_bias=hidden_bias, init=init, input_scale=input_scale)
         _check_config(self.config)
         (c1, c2, c3, c4, c5), f = _channels(width)
         self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=2 if input_size == 224 else 0)  # [B,3,S,S] -> [B,96,55,55]
@@ -171,6 +173,7 @@ class AlexNet(nn.Module):
     def features(self, x:torch.Tensor)->torch.Tensor:
         "The five convolutional layers: image [B,3,S,S] -> pool5 [B,256,6,6]."
         _check_input(x, self.config['input_size'])
+        if self.config['input_scale'] != 1: x = x * self.config['input_scale']
         x = self.pool(self.lrn1(F.relu(self.conv1(x), inplace=True)))   # [B,96,55,55] -> [B,96,27,27]
         x = self.pool(self.lrn2(F.relu(self.conv2(x), inplace=True)))   # [B,256,27,27] -> [B,256,13,13]
         x = F.relu(self.conv3(x), inplace=True)                         # [B,384,13,13]
@@ -207,6 +210,8 @@ def _check_config(cfg:dict):
     if cfg['lrn_groups'] not in (1, 2): raise ValueError(f"lrn_groups={cfg['lrn_groups']}: use 2 (within each tower, default) or 1 (across both)")
     if not cfg['width'] > 0: raise ValueError(f"width={cfg['width']}: must be > 0 (1.0 is the paper's net)")
     if not 0 <= cfg['dropout'] < 1: raise ValueError(f"dropout={cfg['dropout']}: must be in [0, 1)")
+    if cfg['init'] not in ('paper', 'kaiming'): raise ValueError(f"init={cfg['init']!r}: use 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in))")
+    if not cfg['input_scale'] > 0: raise ValueError(f"input_scale={cfg['input_scale']}: must be > 0 (1 is the paper's)")
     if cfg['num_classes'] < 1: raise ValueError(f"num_classes={cfg['num_classes']}: must be >= 1")
 
 def _check_input(x:torch.Tensor, size:int):
@@ -215,10 +220,11 @@ def _check_input(x:torch.Tensor, size:int):
         raise ValueError(f"AlexNet expects images [B, 3, {size}, {size}] (input_size={size}), got {tuple(x.shape)}")
 
 def _init(model:nn.Module, cfg:dict):
-    "Initialise every `LAYERS` layer of `model` (or of its towers) as §5 says."
+    "Initialise every `LAYERS` layer of `model` (or of its towers) as §5 says (or He et al.'s, with init='kaiming')."
     for name, m in model.named_modules():
         if name.split('.')[-1] in LAYERS:
-            nn.init.normal_(m.weight, 0., cfg['init_std'])
+            if cfg.get('init', 'paper') == 'kaiming': nn.init.kaiming_normal_(m.weight, nonlinearity='linear' if name.endswith('fc8') else 'relu')
+            else: nn.init.normal_(m.weight, 0., cfg['init_std'])
             nn.init.constant_(m.bias, cfg['hidden_bias'] if name.split('.')[-1] in BIAS_ONE else 0.)
 
 def _dropout(h, p, training, masks, i):
@@ -316,6 +322,7 @@ class TwoTowerAlexNet(nn.Module):
     def features(self, x:torch.Tensor, cat:bool=True):
         "pool5 of both towers: [B,256,6,6] on tower 0's device (or the two [B,128,6,6] halves if not `cat`)."
         _check_input(x, self.config['input_size'])
+        if self.config['input_scale'] != 1: x = x * self.config['input_scale']
         T = self.towers
         xs = [x.to(t.device) for t in T]                                                  # both towers see the WHOLE image
         h = [F.relu(t.conv1(xi), inplace=True) for t, xi in zip(T, xs)]                      # [B,48,55,55] each
