@@ -17,7 +17,7 @@ __all__ = ['WNID_RE', 'COLUMNS', 'devkit_member', 'read_synsets', 'validate_clas
 WNID_RE = re.compile(r'^n\d{8}$')
 COLUMNS = ['index', 'wnid', 'ilsvrc_id', 'words', 'gloss']
 
-def _name(src): return str(src) if isinstance(src, (str, Path)) else '<bytes>'
+def _name(src): return str(src) if isinstance(src, (str, Path)) else getattr(src, 'name', '<bytes>')   # bytes may carry a .name
 
 def devkit_member(devkit:str|Path, # a devkit .tar.gz
                   suffix:str, # end of the member's name, e.g. 'data/meta.mat'

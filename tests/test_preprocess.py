@@ -101,6 +101,5 @@ def test_unknown_source_and_help(tmp_path):
     (tmp_path/'src').mkdir(); (tmp_path/'src'/'images.zip').write_bytes(b'')
     r = cli(tmp_path/'src', tmp_path/'out', check=False)
     assert r.returncode == 2 and "Found: ['images.zip']" in r.stderr and 'ILSVRC2012_img_train.tar' in r.stderr
-    from fastcore.script import anno_parser
-    h = anno_parser(main.__wrapped__, 'alexnet_preprocess').format_help()
-    assert '--num_shards' in h and '--merge' in h and '--quality' in h
+    h = main.parser().format_help()
+    assert '--num-shards' in h and '--merge' in h and '--verify' in h and '--quality' in h and '{bicubic,bilinear}' in h
