@@ -224,6 +224,10 @@ def check_member(name:str, # a tar member's name
 # %% ../nbs/90_utils.ipynb #f642c8da
 class CorruptImage(AlexnetError):
     "A preprocessed image that cannot be decoded cleanly: exit 1 with its name."
+    def __init__(self, what, file=None, todo=''):
+        if file is None and 'Original Traceback' in str(what):    # re-raised by a DataLoader worker: keep the original line only
+            what = str(what).strip().splitlines()[-1].split('CorruptImage: ', 1)[-1]
+        super().__init__(what, file, todo)
 
 def decode_jpeg(data:bytes, # the file's bytes
                 name:str|Path='', # the file, named in the error
