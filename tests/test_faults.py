@@ -45,6 +45,7 @@ def one_line(r, code, *needles):
     assert 'Traceback' not in r.stderr, r.stderr
     assert len(lines) == 1, r.stderr
     for n in needles: assert str(n) in lines[0], (n, lines[0])
+    print(f'ROW exit {r.returncode}: {lines[0]}')
     assert lines[0].startswith(('alexnet_preprocess: ', 'alexnet_stats: ', 'alexnet_labels: ', 'alexnet_demo_data: ')), lines[0]
     return lines[0]
 
