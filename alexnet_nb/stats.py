@@ -235,15 +235,19 @@ def load_stats(path:str|Path, # a file written by `compute_stats`/`alexnet_stats
     if not path.is_file(): raise FileNotFoundError(f"{path} not found: compute it with `alexnet_stats DATA_ROOT --out {path}`.")
     try: st = torch.load(path, map_location='cpu', weights_only=True)       # no pickled code runs
     except Exception as e:
-        raise UsageError(f"not a readable statistics file ({type(e).__name__}: {' '.join(str(e).split())[:120]})", path,
+        raise UsageError(f"not a readable statistics file ({type(e).__name__}: {_first_sentence(e)})", path,
                          'recompute it with alexnet_stats DATA') from None
     return check_stats(st, path)
+
+def _first_sentence(e:BaseException)->str:
+    "The first sentence of an exception's message, on one line (torch's are paragraphs: never cut one mid-sentence)."
+    s = ' '.join(str(e).split()); return s.split('. ', 1)[0].rstrip('.') if s else type(e).__name__
 
 def _load_part(path:Path)->dict:
     "A part file's sums (`weights_only=True`: no pickled code runs); `UsageError` naming it if it is unreadable."
     try: s = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise UsageError(f"not a readable part file ({type(e).__name__}: {' '.join(str(e).split())[:100]})", path,
+        raise UsageError(f"not a readable part file ({type(e).__name__}: {_first_sentence(e)})", path,
                          'delete it and rerun the same command to recompute it') from None
     if not isinstance(s, dict) or not {'n_images', 'sum_image', 'gram'} <= set(s):
         raise UsageError('not a part file of alexnet_stats', path, 'delete it and rerun the same command to recompute it')
