@@ -2,7 +2,7 @@
 
 # %% ../nbs/06_train.ipynb #8ee947f9
 from __future__ import annotations
-import contextlib, json, math, os, random, re, signal, socket, subprocess, sys, time, typing, warnings
+import contextlib, io, json, math, os, random, re, signal, socket, subprocess, sys, time, typing, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 from typing import Literal
@@ -238,10 +238,10 @@ def dist_env(env:dict|None=None # environment variables (default: os.environ)
 def setup_distributed(device:str='auto' # 'auto', 'cpu', 'cuda', 'cuda:N'
                      )->tuple:
     "Join the process group if launched by torchrun/srun; returns (dist_env dict, torch.device)."
-    e = dist_env()
+    e, asked = dist_env(), device
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if device == 'cuda': device = f"cuda:{e['local_rank']}"
-    dev = _device(device)
+    dev = _device(device, asked)
     if dev.type == 'cuda': torch.cuda.set_device(dev)
     if e['world_size'] > 1 and not dist.is_initialized():
         os.environ.setdefault('MASTER_ADDR', e['master_addr']); os.environ.setdefault('MASTER_PORT', e['master_port'])
@@ -252,14 +252,17 @@ def setup_distributed(device:str='auto' # 'auto', 'cpu', 'cuda', 'cuda:N'
                                 **({'device_id': dev} if dev.type == 'cuda' else {}))
     return e, dev
 
-def _device(name:str)->torch.device:
+def _device(name:str, # a torch device name
+            asked:str|None=None, # what the user wrote (for the message)
+           )->torch.device:
     "`torch.device(name)`, with `UsageError` for a name torch does not know or a GPU that is not there."
+    asked = asked or name
     try: dev = torch.device(name)
-    except RuntimeError: raise UsageError(f'--device {name!r} is not a device', todo="use auto, cpu, cuda or cuda:N") from None
+    except RuntimeError: raise UsageError(f'--device {asked!r} is not a device', todo="use auto, cpu, cuda or cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise UsageError(f'--device {name} asks for a GPU but torch finds none', todo='use --device cpu (or auto), or run where a GPU is visible')
+        raise UsageError(f'--device {asked} asks for a GPU but torch finds none', todo='use --device cpu (or auto), or run where a GPU is visible')
     if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():
-        raise UsageError(f'--device {name}: only {torch.cuda.device_count()} GPU(s) visible', todo='use cuda:0 .. cuda:N-1, or auto')
+        raise UsageError(f'--device {asked}: only {torch.cuda.device_count()} GPU(s) visible', todo='use cuda:0 .. cuda:N-1, or auto')
     return dev
 
 def reduce_sum(t:torch.Tensor)->torch.Tensor:
@@ -292,7 +295,8 @@ def _reason(ex:BaseException)->str:
     "A short reason for a failed load or write (never torch's advice to load unsafely)."
     if isinstance(ex, __import__('pickle').UnpicklingError): return 'it holds objects a safe load (weights_only=True) refuses'
     if isinstance(ex, OSError) and ex.strerror: return ex.strerror
-    return f"{type(ex).__name__}: {str(ex).strip().splitlines()[0][:120] if str(ex).strip() else 'no details'}"
+    lines = [l.strip() for l in str(ex).splitlines() if l.strip()]
+    return f"{type(ex).__name__}: {' '.join(lines[:2])[:200] if lines else 'no details'}"
 
 def safe_load(path, # a file written with torch.save
               what:str='checkpoint', # how the user calls it
@@ -642,13 +646,13 @@ def _train(cfg:TrainConfig, classes:dict)->dict:
     train_dl, val_dl = _loaders(cfg, env, device, model.config['input_size'])
     steps = len(train_dl)
     if steps == 0: raise UsageError(f'the training split has fewer images than one global batch ({cfg.batch_size})', cfg.data, 'lower --batch-size')
-    conf['history'] = _history(run_dir, ck, ck_path, changes)
-    if main: atomic_write_json(conf, run_dir/'config.json')      # at every start, with the history of starts and changes
     epoch, step, hist, best = 1, 0, [], None
     sums = torch.zeros(3, dtype=torch.float64, device=device)     # loss sum, top-1 hits, n (this rank)
     gen = dropout_generator(cfg.seed, rank, device)                # different masks on every rank
+    if ck is not None: _load_state(model, opt, sched, ck, ck_path, cfg)
+    conf['history'] = _history(run_dir, ck, ck_path, changes)
+    if main: atomic_write_json(conf, run_dir/'config.json')      # at every start, with the history of starts and changes
     if ck is not None:
-        _load_state(model, opt, sched, ck, ck_path, cfg)
         epoch, step, hist, best = ck['epoch'], ck['step'], ck['metrics']['history'], ck['metrics']['best']
         rs = ck['rng']['ranks']
         if len(rs) == world: set_rng_state(rs[rank]); gen.set_state(rs[rank]['dropout'])
@@ -747,7 +751,9 @@ def write_checkpoint(ck:dict, # the checkpoint (CKPT_KEYS)
                      path:Path, # RUN/checkpoints/ckpt_e..._s....pt
                     )->Path:
     "Save atomically and load it back (`weights_only`, every key) before it counts; `AlexnetError` (exit 1) naming the file if either fails."
-    try: atomic_torch_save(ck, path)
+    buf = io.BytesIO(); torch.save(ck, buf)            # serialise first: a failed write then says why (disk full, quota)
+    try:
+        with atomic_write(path, 'wb') as f: f.write(buf.getbuffer())
     except Exception as ex:
         good = scan_checkpoints(path.parent.parent)[0]
         raise AlexnetError(f'could not write the checkpoint ({_reason(ex)})', path,
