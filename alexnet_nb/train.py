@@ -20,7 +20,7 @@ __all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', '
            'load_latest', 'rng_state', 'set_rng_state', 'dropout_masks', 'dropout_generator', 'write_log',
            'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
            'resume_differences', 'NonFiniteLoss', 'train', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
-           'main']
+           'settings_signature', 'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
@@ -782,58 +782,20 @@ def _summary(cfg, run_dir, hist, best, status, main:bool=True):
                 train_time_s=sum(r['time_s'] for r in hist))
 
 # %% ../nbs/06_train.ipynb #9d13703d
+def settings_signature(f):
+    "Give `f(**settings)` `TrainConfig`'s fields as its parameters (their types and comments, via docments' `__delwrap__`), each defaulting to None: the preset's value."
+    import inspect
+    hints = typing.get_type_hints(TrainConfig)
+    ps = [inspect.Parameter(x.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[x.name], default=x.default if x.name == 'preset' else None)
+          for x in fields(TrainConfig)]
+    f.__signature__, f.__annotations__, f.__delwrap__ = inspect.Signature(ps), {p.name: p.annotation for p in ps}, TrainConfig
+    return f
+
 @cli('alexnet_train')
-def main(data:str='data/pre', # preprocessed root (train/, val/, classes.csv)
-         stats:str=None, # statistics file (default: DATA/stats.pt)
-         classes:str=None, # class table (default: DATA/classes.csv)
-         run_dir:str='runs/alexnet', # run directory: config.json, log.csv, curves.png, checkpoints/, metrics.json
-         preset:Literal['paper', 'demo']='paper', # 'paper' (§5 defaults) or 'demo' (small, fast: see the notebook)
-         epochs:int=None, # epochs (paper: 90)
-         batch_size:int=None, # GLOBAL batch, split evenly over ranks (paper: 128)
-         val_batch_size:int=None, # validation batch (default: batch size)
-         lr:float=None, # initial learning rate (paper: 0.01)
-         momentum:float=None, # momentum (paper: 0.9)
-         weight_decay:float=None, # weight decay (paper: 0.0005)
-         wd_bias:bool=False, # also decay biases (default: weights only, as cuda-convnet/Caffe)
-         sgd:Literal['paper', 'pytorch']=None, # 'paper' (velocity in weight units, default) or 'pytorch' (torch.optim.SGD)
-         schedule:Literal['plateau', 'step']=None, # 'plateau' (paper: /10 when val error stops improving) or 'step'
-         patience:int=None, # plateau: epochs without improvement before a drop (default 5)
-         threshold:float=None, # plateau: smallest improvement of val top-1 error that counts (default 0.001)
-         step_every:int=None, # step: epochs between drops (default 30)
-         max_drops:int=None, # most learning-rate drops (paper: 3)
-         lr_factor:float=None, # each drop multiplies the learning rate by this (paper: 0.1)
-         seed:int=None, # random seed (default 0)
-         workers:int=None, # data-loading workers per rank (default 2)
-         device:str=None, # 'auto', 'cpu', 'cuda' or 'cuda:N' (default auto)
-         bf16:bool=False, # CUDA: bfloat16 autocast
-         channels_last:bool=False, # CUDA: channels-last memory format
-         compile:bool=False, # torch.compile the model
-         deterministic:bool=False, # deterministic algorithms only
-         width:float=None, # model channel multiplier (paper: 1.0)
-         dropout:float=None, # dropout probability (paper: 0.5)
-         lrn_alpha:float=None, # §3.3's LRN alpha (default 1e-4), in the convention --lrn-alpha-on names
-         lrn_alpha_on:Literal['sum', 'mean']=None, # 'sum': b = a/(k + alpha*sum_j a_j^2)^beta, §3.3 as printed (default); 'mean': alpha/n, as cuda-convnet/Caffe/PyTorch
-         lrn_groups:Literal[1, 2]=None, # 2: LRN within each tower's maps, as on the two GPUs (default); 1: across all maps (Caffe)
-         lrn_impl:Literal['fast', 'torch', 'paper']=None, # LRN implementation (default: fast)
-         input_size:Literal[224, 227]=None, # patch side: 224 (paper, conv1 padded by 2; default) or 227 (Caffe, no padding)
-         init_std:float=None, # std of the initial weights (paper: 0.01)
-         hidden_bias:float=None, # initial bias of conv2/4/5 and fc6/7 (paper: 1)
-         init:Literal['paper', 'kaiming']=None, # weight init: 'paper' (N(0, init_std), default) or 'kaiming' (N(0, 2/fan_in); the demo's)
-         input_scale:float=None, # multiply the input pixels by this before conv1 (paper: 1; demo: 1/64)
-         ckpt_minutes:float=None, # checkpoint every this many minutes mid-epoch, 0 never (default 30)
-         ckpt_every_steps:int=None, # checkpoint every this many steps, 0 never (default 0)
-         keep:int=None, # readable step/epoch checkpoints to keep, besides best.pt (default 3)
-         resume:str=None, # 'auto' (continue from RUN's newest readable checkpoint), 'never', or a checkpoint path
-         restart:bool=False, # start again where a run is: the old one moves to RUN/old-<time>/ (never deleted)
-         allow_changes:bool=False, # resume although settings or inputs differ from the checkpoint's; recorded in config.json
-         allow_stats_mismatch:bool=False, # use statistics computed from another manifest than DATA/manifest.csv
-         shuffle_labels:bool=False, # control: permute the training labels (accuracy must stay at chance)
-        ):
-    "Train AlexNet (§5). Exit codes: 0 done, 75 preempted (rerun to resume), 65 NaN/inf loss, 2 bad input, 1 other failure."
-    kw = {k: v for k, v in locals().items() if k != 'preset'}
-    for b in ('wd_bias', 'bf16', 'channels_last', 'compile', 'deterministic', 'shuffle_labels'):
-        if not kw[b]: kw[b] = None                      # an unset flag keeps the preset's value
-    s = train(make_config(preset, **kw))
+@settings_signature
+def main(**settings):
+    "Train AlexNet (§5); settings left out take the preset's value, then the paper's. Exit codes: 0 done, 75 preempted (rerun to resume), 65 NaN/inf loss, 2 bad input, 1 other failure."
+    s = train(make_config(**settings))
     if s['status'] == 'preempted':
         if dist_env()['rank'] == 0: print(f"alexnet_train: stopped by a signal; checkpoint {s['latest_checkpoint']}. Rerun the same command to resume (exit {EXIT_PREEMPTED}).", flush=True)
         return EXIT_PREEMPTED
@@ -847,4 +809,5 @@ def main(data:str='data/pre', # preprocessed root (train/, val/, classes.csv)
 
 # %% ../nbs/06_train.ipynb #d21c0002
 #| eval: false
-if __name__ == '__main__': sys.exit(main())
+if __name__ == '__main__':   # `python -m`: run the package's copy, whose TrainConfig has its source (the help's comments)
+    from alexnet_nb.train import main as _main; sys.exit(_main())
