@@ -296,7 +296,8 @@ def _reason(ex:BaseException)->str:
     if isinstance(ex, __import__('pickle').UnpicklingError): return 'it holds objects a safe load (weights_only=True) refuses'
     if isinstance(ex, OSError) and ex.strerror: return ex.strerror
     lines = [l.strip() for l in str(ex).splitlines() if l.strip()]
-    return f"{type(ex).__name__}: {' '.join(lines[:2])[:200] if lines else 'no details'}"
+    text = ' '.join(lines[:2]).split('. ')[0].rstrip('.')[:300]     # whole sentences: the first one
+    return f"{type(ex).__name__}: {text or 'no details'}"
 
 def safe_load(path, # a file written with torch.save
               what:str='checkpoint', # how the user calls it
