@@ -375,15 +375,16 @@ def decode_into(data:bytes, # JPEG file contents
 
 # %% ../nbs/05_augment.ipynb #d0961c32
 class _StepReader(torch.utils.data.Dataset):
-    "Worker side: sample indices of one step -> (uint8 [n, 256, 256, 3] or list of JPEG byte tensors, indices)."
+    "Worker side: sample indices of one step -> (uint8 [n, 256, 256, 3] or list of JPEG byte tensors, indices); `files`: paths, or `pack.PackedFiles`."
     def __init__(self, files:list, decoder:str): self.files, self.decoder = files, decoder
     def __len__(self): return len(self.files)
+    def _bytes(self, i): return self.files.read(i) if hasattr(self.files, 'read') else Path(self.files[i]).read_bytes()  # packed root: os.pread
     def __getitem__(self, idx):
         idx = np.asarray(idx, np.int64)
         if self.decoder == 'bytes':   # GPU decoding: the worker only reads
-            return [torch.frombuffer(bytearray(Path(self.files[i]).read_bytes()), dtype=torch.uint8) for i in idx], torch.from_numpy(idx)
+            return [torch.frombuffer(bytearray(self._bytes(i)), dtype=torch.uint8) for i in idx], torch.from_numpy(idx)
         out = np.empty((len(idx), SIZE, SIZE, 3), np.uint8)
-        for k, i in enumerate(idx): decode_into(Path(self.files[i]).read_bytes(), out[k], self.decoder, self.files[i])
+        for k, i in enumerate(idx): decode_into(self._bytes(i), out[k], self.decoder, self.files[i])
         return torch.from_numpy(out), torch.from_numpy(idx)
 
 class _Steps(torch.utils.data.Sampler):
@@ -438,7 +439,10 @@ class Loader:
         self.pca_std = pca_std if train else 0.
         self.device, self.workers, self.prefetch, self.return_index = torch.device(device), workers, prefetch, return_index
         self.table = read_split(self.root, split)
-        self.files = [str(self.root / o) for o in self.table.output]
+        if 'shard' in self.table.columns:             # a packed root (alexnet_nb.pack): images read by offset
+            from alexnet_nb.pack import PackedFiles
+            self.files = PackedFiles(self.root, self.table)
+        else: self.files = [str(self.root / o) for o in self.table.output]
         self.num_samples = len(self.files)
         self.targets = _labels(self.table, self.root / 'manifest.csv')
         if labels is not None:

@@ -542,13 +542,17 @@ def main(src:str, # ImageNet as downloaded: ILSVRC-2012/-2010 tars, the Kaggle f
          shard:int=0, # this shard's index (e.g. $SLURM_ARRAY_TASK_ID)
          num_shards:int=1, # number of shards
          merge:bool=False, # only join the shard manifests of DST (given as the one positional argument) into manifest.csv
+         pack:str=None, # also write a packed copy (a few large shard files, alexnet_nb.pack) here; with one positional argument: pack that existing root
          quiet:bool=False, # no progress bar or summary
         ):
     "Preprocess ImageNet to 256x256 RGB JPEGs (shorter side 256, central crop) with a manifest; resumable and shardable."
     import sys
     try:
         if merge: merge_manifests(dst or src, quiet)
-        elif dst is None: raise ValueError('give SRC and DST (or DST with --merge)')
-        else: preprocess(src, dst, size, quality, subsampling, resample, reduce, workers, shard, num_shards, quiet)
-    except ValueError as e:
+        elif dst is None and pack is None: raise ValueError('give SRC and DST (or DST with --merge)')
+        elif dst is not None: preprocess(src, dst, size, quality, subsampling, resample, reduce, workers, shard, num_shards, quiet)
+        if pack is not None and not merge and (dst is None or (Path(dst)/'manifest.csv').is_file()):  # sharded: after the last shard
+            from alexnet_nb.pack import pack_root
+            pack_root(dst or src, pack, quiet=quiet)
+    except (ValueError, FileNotFoundError) as e:
         print(f'alexnet_preprocess: error: {e}', file=sys.stderr); sys.exit(2)
