@@ -106,7 +106,7 @@ class PackedFiles:
         self.shard = inv.astype(np.int32)
         self.offset = table['offset'].to_numpy(np.int64); self.length = table['length'].to_numpy(np.int64)
         self.crc = table['crc32'].to_numpy(np.int64)
-        self.output = table['output'].astype(str).to_numpy().astype('S')    # original names, one bytes buffer
+        self.output = np.array([o.encode() for o in table['output']], dtype=np.bytes_)   # original names, one bytes buffer
         self._fds, self._pid = {}, None
         self.check()
 

@@ -100,7 +100,7 @@ def part_loader(a, work:Path)->dict:
     jpeg = (toy / read_split(toy, 'train').output[0]).read_bytes()
     t = time.perf_counter(); root = synthetic_root(work / 'big', a.rows); t_write = time.perf_counter() - t
     print(f'loader: wrote a {a.rows}-row manifest in {t_write:.1f} s ({(root / "manifest.csv").stat().st_size / 2**20:.0f} MiB)', flush=True)
-    t = time.perf_counter(); read_split(root, 'train'); t_read = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time(); read_split(root, 'train'); t_read, c_read = time.perf_counter() - t, time.process_time() - c
 
     orig = augment._StepReader._bytes
     def fake_bytes(self, i):             # one real JPEG for every row; the first call touches every row's name (a full epoch)
@@ -111,9 +111,9 @@ def part_loader(a, work:Path)->dict:
         return jpeg
     augment._StepReader._bytes = fake_bytes                 # inherited by the fork()ed workers
     try:
-        m0 = mem(); l0 = load(); t = time.perf_counter()
+        m0 = mem(); l0 = load(); t, c = time.perf_counter(), time.process_time()
         L = Loader(root, 'train', root / 'stats.pt', a.batch, train=True, workers=a.loader_workers)
-        t_construct = time.perf_counter() - t; m1 = mem()
+        t_construct, c_construct = time.perf_counter() - t, time.process_time() - c; m1 = mem()
         it = iter(L); next(it); t_first = time.perf_counter() - t
         for _ in range(2 * a.loader_workers): next(it)    # every worker has served a batch (and touched every row)
         time.sleep(0.5)
@@ -122,10 +122,11 @@ def part_loader(a, work:Path)->dict:
         L.close()
     finally:
         augment._StepReader._bytes = orig
-    res = dict(rows=a.rows, manifest_write_s=t_write, manifest_read_s=t_read, construct_s=t_construct, first_batch_s=t_first,
+    res = dict(rows=a.rows, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
+               construct_cpu_s=c_construct, first_batch_s=t_first,
                main_loader_mb=m1['rss_mb'] - m0['rss_mb'], main_rss_mb=mm['rss_mb'], workers=a.loader_workers, worker_mem=wm, load=[l0, load()])
-    print(f'loader: manifest read {t_read:.2f} s; Loader constructed in {t_construct:.2f} s, first batch after {t_first:.2f} s '
-          f'({a.loader_workers} workers, batch {a.batch}); main process +{res["main_loader_mb"]:.0f} MB for the Loader', flush=True)
+    print(f'loader: manifest read {t_read:.2f} s ({c_read:.2f} s CPU); Loader constructed in {t_construct:.2f} s ({c_construct:.2f} s CPU), first batch after {t_first:.2f} s '
+          f'({a.loader_workers} workers, batch {a.batch}); main process +{res["main_loader_mb"]:.0f} MB for the Loader; load {l0}', flush=True)
     for k, w in enumerate(wm):
         print(f'loader: worker {k}: resident {w["rss_mb"]:.0f} MB, proportional {w["pss_mb"]:.0f} MB, private {w["private_mb"]:.0f} MB', flush=True)
     return res
@@ -158,7 +159,7 @@ def plot(res, path:Path):
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     sz = res.get('sizes') or {}
     if sz:
-        ns = sorted(int(n) for n in sz)
+        sz = {int(n): v for n, v in sz.items()}; ns = sorted(sz)
         for k, lab in (('preprocess_ms', 'preprocessing'), ('stats_ms', 'statistics')):
             ax[0].plot(ns, [sz[n][k] for n in ns], 'o-', label=lab)
         ax[0].set_xscale('log'); ax[0].set_xlabel('images'); ax[0].set_ylabel('ms per image'); ax[0].set_ylim(0); ax[0].legend()
@@ -188,7 +189,8 @@ def main():
     a = ap.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='scaling-', dir=a.dir or out))
-    res = dict(machine=f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}', date=time.strftime('%Y-%m-%d %H:%M'))
+    res = json.loads((out / 'scaling.json').read_text()) if (out / 'scaling.json').exists() else {}   # parts run earlier stay
+    res.update(machine=f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}', date=time.strftime('%Y-%m-%d %H:%M'))
     print('machine:', res['machine'], flush=True)
     try:
         parts = a.parts.split(',')
