@@ -132,10 +132,10 @@ class PackedFiles:
             raise ValueError(f"packed image {self[i]} is corrupt (CRC or length mismatch): copy the shard again or rerun alexnet_preprocess --pack")
         return b
 
-    def __del__(self):
-        if getattr(self, '_pid', None) == os.getpid():
+    def __del__(self, _getpid=os.getpid, _close=os.close):   # the functions are bound now: at exit `os` may be gone
+        if getattr(self, '_pid', None) == _getpid():
             for fd in self._fds.values():
-                try: os.close(fd)
+                try: _close(fd)
                 except OSError: pass
 
 def is_packed(table:pd.DataFrame)->bool:

@@ -20,13 +20,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STEPS = ['nbtest_cuda', 'toy_root', 'gpu_train', 'loader_decode', 'two_tower', 'evaluate']
+STEPS = ['toy_root', 'gpu_train', 'nbtest_cuda', 'loader_decode', 'two_tower', 'evaluate']   # in running order: the key figure first
+BUDGET = {'full': 470, 'dry': 600}                 # seconds for all steps (gpu_check.sh kills at 500 s as a last resort)
 
 # (full size on a GPU, dry-run size on the CPU); time limits in seconds
 SIZES = {
-    'full': dict(images=4096, val=1024, batch=256, width=1.0, rounds=3, steps=20, workers=min(12, os.cpu_count() or 1), timeout=
-                 dict(nbtest_cuda=210, toy_root=60, gpu_train=150, loader_decode=60, two_tower=45, evaluate=45)),
-    'dry': dict(images=16, val=8, batch=4, width=0.125, rounds=1, steps=1, workers=0, timeout=
+    'full': dict(images=8192, val=2048, distinct=256, batch=256, width=1.0, rounds=3, steps=20, workers=min(12, os.cpu_count() or 1), timeout=
+                 dict(toy_root=40, gpu_train=140, nbtest_cuda=170, loader_decode=45, two_tower=30, evaluate=40)),
+    'dry': dict(images=16, val=8, distinct=8, batch=4, width=0.125, rounds=1, steps=1, workers=0, timeout=
                 dict(nbtest_cuda=120, toy_root=60, gpu_train=120, loader_decode=60, two_tower=60, evaluate=60)),
 }
 
@@ -55,10 +56,16 @@ def step_toy_root(a, sz, dev):
     from alexnet_nb.stats import compute_stats
     from alexnet_nb.utils import atomic_torch_save
     t = time.perf_counter()
-    root = make_toy_root(Path(a.work) / 'toy', n={'train': sz['images'], 'val': sz['val']}, n_classes=10)
+    import pandas as pd
+    root = make_toy_root(Path(a.work) / 'toy', n={'train': sz['distinct'], 'val': sz['distinct']}, n_classes=10)
+    m = pd.read_csv(root / 'manifest.csv', keep_default_na=False, dtype=str)   # rows repeated: each distinct JPEG read many times
+    ok = m[m.status != 'failed']
+    m = pd.concat([m[m.status == 'failed']] + [ok[ok.split == sp].sample(n, replace=n > len(ok[ok.split == sp]), random_state=0)
+                                               for sp, n in (('train', sz['images']), ('val', sz['val']))])
+    m.sort_values(['split', 'output'], kind='stable').to_csv(root / 'manifest.csv', index=False)
     st = compute_stats(root, workers=0 if a.dry_run else min(8, os.cpu_count() or 1), chunk_size=max(8, sz['images'] // 8), show_progress=False)
     atomic_torch_save(st, root / 'stats.pt')
-    return dict(root=str(root), train_images=sz['images'], val_images=sz['val'], seconds=time.perf_counter() - t)
+    return dict(root=str(root), train_images=sz['images'], val_images=sz['val'], distinct_jpegs=2 * sz['distinct'], seconds=time.perf_counter() - t)
 
 
 def step_gpu_train(a, sz, dev):
@@ -211,9 +218,12 @@ def main():
     if a.dry_run: env['OMP_NUM_THREADS'] = env.get('OMP_NUM_THREADS', '2')
     res = dict(dry_run=a.dry_run, machine=machine(dev), sizes={k: v for k, v in sz.items() if k != 'timeout'}, steps={})
     t0 = time.perf_counter()
+    budget = BUDGET['dry' if a.dry_run else 'full']
     with tempfile.TemporaryDirectory(dir=os.environ.get('GPU_CHECK_TMP')) as work:
         for name in STEPS:
             if name not in want: res['steps'][name] = dict(status='not requested', seconds=0); continue
+            left = budget - (time.perf_counter() - t0)
+            if left < 10: res['steps'][name] = dict(status='skipped', seconds=0, error='the time budget is spent'); continue
             if name != 'toy_root' and name != 'nbtest_cuda' and res['steps'].get('toy_root', {}).get('status') != 'ok':
                 res['steps'][name] = dict(status='skipped', seconds=0, error='toy_root did not succeed'); continue
             print(f'[gpu_check] {name} ...', flush=True); t = time.perf_counter()
@@ -222,7 +232,7 @@ def main():
                 if a.dry_run and name not in ('nbtest_cuda', 'gpu_train'):   # tiny steps: in this process (saves the imports)
                     try: run_step(name, argparse.Namespace(**{**vars(a), 'work': work})); p = subprocess.CompletedProcess(cmd, 0, '', '')
                     except Exception as e: p = subprocess.CompletedProcess(cmd, 1, '', f'{type(e).__name__}: {e}')
-                else: p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=sz['timeout'][name])
+                else: p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=min(sz['timeout'][name], left - 5))
                 rf = Path(work, f'{name}.result.json')
                 if p.returncode == 0 and rf.exists(): s = dict(status='ok', result=json.loads(rf.read_text()))
                 else: s = dict(status='failed', error=f'exit {p.returncode}: ' + (p.stderr or p.stdout).strip()[-3000:])
@@ -231,6 +241,7 @@ def main():
             s['seconds'] = time.perf_counter() - t; res['steps'][name] = s
             print(f"[gpu_check] {name}: {s['status']} ({s['seconds']:.0f} s)", flush=True)
             if s['status'] != 'ok': print('   ', s.get('error', '')[-1500:], flush=True)
+            (out / 'gpu_check.json').write_text(json.dumps(res, indent=1, default=str))   # partial results survive a kill
     res['seconds'] = time.perf_counter() - t0
     res['ok'] = all(res['steps'][k]['status'] in ('ok', 'not requested') for k in STEPS)
     (out / 'gpu_check.json').write_text(json.dumps(res, indent=1, default=str))

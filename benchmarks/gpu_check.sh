@@ -8,4 +8,4 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 if [ -x "$REPO/.venv/bin/python" ]; then PY="$REPO/.venv/bin/python"; export PATH="$REPO/.venv/bin:$PATH"; else PY="${PYTHON:-python}"; fi
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-exec timeout --signal=TERM "${GPU_CHECK_TIMEOUT:-480}" "$PY" "$REPO/benchmarks/gpu_check.py" "$@"
+exec timeout --signal=TERM "${GPU_CHECK_TIMEOUT:-500}" "$PY" "$REPO/benchmarks/gpu_check.py" "$@"
