@@ -109,6 +109,23 @@ def test_topk_and_per_class_against_brute_force(trained, single, logits):
     assert list(pc.n) == [int((Y == c).sum()) for c in range(K)]
 
 
+def test_tally_against_brute_force_on_spread_logits():
+    "The same counts on random logits whose ten patches disagree (a trained net's patches often agree, hiding e.g. logit averaging)."
+    from alexnet_nb.evaluate import Tally
+    g = np.random.default_rng(0)
+    L, Y = g.normal(0, 3, (40, 10, K)).astype(np.float32), g.integers(0, K, 40)
+    t = Tally(K)
+    for i in range(0, 40, 7): t.add(torch.from_numpy(L[i:i + 7]), torch.from_numpy(Y[i:i + 7]))   # uneven batches
+    e, pc, bf = t.errors(), t.per_class(), brute_force(L.astype(np.float64), Y)
+    for mode in ('centre', 'ten'):
+        for k in (1, 5):
+            assert e[mode][f'top{k}_err'] == pytest.approx(1 - bf[mode]['hits'][k].mean(), abs=1e-9), (mode, k)
+            acc = [bf[mode]['hits'][k][Y == c].mean() for c in range(K)]
+            np.testing.assert_allclose(pc[f'{mode}_top{k}_acc'].to_numpy(), acc, atol=1e-9, err_msg=f'{mode} top-{k}')
+        assert e[mode]['nll'] == pytest.approx(bf[mode]['nll'].mean(), rel=1e-5), mode
+    assert 0 < bf['centre']['hits'][5].mean() < 1 and list(pc.n) == np.bincount(Y, minlength=K).tolist()
+
+
 def test_outputs_and_figures(trained, single):
     out, _ = single
     pc = pd.read_csv(out/'per_class.csv')
