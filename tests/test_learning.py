@@ -8,8 +8,9 @@ demo preset does not move them: the demo's recipe (narrow net, Kaiming init, inp
 and weight decay, dropout, the §4.1 augmentation, the learning rate divided by 10 once) on the demo data's first
 4 classes, 60 training and 25 validation images per class, 6 epochs of batch 16.
 
-What is asserted, and what was measured to set it (`MEASURED`: seeds 0-3 of these settings, lscpu 'Intel(R) Xeon(R) Processor', 2 cores
-shared with other jobs, torch 2.14.1; chance is 25 %, and ln 4 = 1.386 the loss of a uniform guess):
+What is asserted, and what was measured to set it (`MEASURED`: seeds 0-3 of these settings on 2 cores of an
+'Intel(R) Xeon(R) Processor' (lscpu) shared with other jobs, torch 2.14.1; chance is 25 %, and ln 4 = 1.386 the
+loss of a uniform guess):
 - true labels: the last epoch's training loss is below 0.8 x the first epoch's (measured ratios 0.35-0.61), and
   the best epoch's validation top-1 accuracy is >= 55 % (measured 66-83 %; last epoch 47-83 %);
 - shuffled labels: the last epoch's training loss stays >= 0.95 ln 4 = 1.317 (measured 1.382-1.403), and the best
