@@ -89,7 +89,7 @@ def test_train_script_completes(uninterrupted):
     assert m['status'] == 'done' and m['epochs_done'] == 1
     assert json.loads((d/'config.json').read_text())['world_size'] == 2   # 2 processes under torchrun
     out = next(d.glob('slurm-*.out')).read_text()
-    assert '1 node(s) x 2 process(es)' in out and 'finished with exit status 0' in out
+    assert '1 node(s)' in out and ': 2 process(es)' in out and 'finished with exit status 0' in out
 
 
 def test_usr1_checkpoints_requeues_and_resumes(cluster, demo, uninterrupted, tmp_path):
