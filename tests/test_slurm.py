@@ -11,7 +11,8 @@
 Skipped, with the reason, where SLURM is not installed (on Debian 12, as root:
 `apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge`) or not root.
 About 3 minutes on 2 cores."""
-import os, subprocess, sys, time
+import os, re, signal, subprocess, sys, time
+from types import SimpleNamespace
 from pathlib import Path
 import pandas as pd, pytest, torch
 
@@ -21,7 +22,8 @@ from slurm.harness import Slurm, missing_reason
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BIN = Path(PY).parent
-pytestmark = [pytest.mark.slurm, pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))]
+pytestmark = pytest.mark.slurm
+needs_slurm = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 
 
 def run(*cmd, timeout=600, **kw):
@@ -78,6 +80,7 @@ def uninterrupted(cluster, demo, tmp_path_factory):
     return d, info
 
 
+@needs_slurm
 def test_train_script_completes(uninterrupted):
     d, info = uninterrupted
     assert info['ExitCode'] == '0:0' and info['Restarts'] == '0'
@@ -92,6 +95,7 @@ def test_train_script_completes(uninterrupted):
     assert '1 node(s)' in out and ': 2 process(es)' in out and 'finished with exit status 0' in out
 
 
+@needs_slurm
 def test_usr1_checkpoints_requeues_and_resumes(cluster, demo, uninterrupted, tmp_path):
     d = tmp_path/'run'
     job = submit_train(cluster, demo, d)
@@ -124,6 +128,7 @@ def test_usr1_checkpoints_requeues_and_resumes(cluster, demo, uninterrupted, tmp
     for k in w1: assert torch.equal(w1[k], w2[k]), f'{k} differs after preemption and resume'
 
 
+@needs_slurm
 def test_preprocess_array_and_merge_equal_single_shard(cluster, demo, tmp_path):
     dst = tmp_path/'pre2'
     env = dict(SRC=str(demo/'raw'), DST=str(dst), SHARDS='2', VENV=sys.prefix, ALEXNET_REPO=str(REPO))
@@ -143,3 +148,156 @@ def test_preprocess_array_and_merge_equal_single_shard(cluster, demo, tmp_path):
     for o in a.output[a.output != '']:
         assert (demo/'pre'/o).read_bytes() == (dst/o).read_bytes(), o
     assert (demo/'pre'/'classes.csv').read_text() == (dst/'classes.csv').read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# The job scripts' own logic, with stand-ins for srun, scontrol, sbatch, torchrun and the CLIs on
+# PATH: no SLURM needed, a few seconds each, so these run everywhere (also without root).
+
+FAKE_SRUN = r'''#!/usr/bin/env bash
+# stand-in srun: records its arguments; --overlap calls run the command (node_address.sh: a fixed address),
+# or hang when FAKE_REMOTE=hang; a step launch records a PID file like torchrun_node.sh and exits
+# FAKE_STEP_RC, or 75 soon after USR1/TERM.
+printf '%s\n' "$@" > "$FAKE_DIR/srun.$$.args"
+case " $* " in
+  *node_address.sh*) echo 10.9.8.7; exit 0;;
+  *" --overlap "*) if [ "${FAKE_REMOTE:-}" = hang ]; then exec sleep 600; fi; exit 0;;
+esac
+mkdir -p "$ALEXNET_PID_DIR"; echo $$ > "$ALEXNET_PID_DIR/$(hostname -s).pid"
+got=
+trap 'got=1' USR1 TERM
+for _ in $(seq 300); do [ -n "$got" ] && exit 75; sleep 0.05; done
+exit "${FAKE_STEP_RC:-0}"
+'''
+FAKE_SCONTROL = r'''#!/usr/bin/env bash
+# stand-in scontrol: `show hostnames` lists node1..N; `requeue` is logged, and refused when FAKE_REQUEUE=refuse
+case "$1" in
+  show) for i in $(seq "${SLURM_NNODES:-1}"); do echo "node$i"; done;;
+  requeue) echo "requeue $2" >> "$FAKE_DIR/scontrol.log"
+           if [ "${FAKE_REQUEUE:-}" = refuse ]; then echo "scontrol: error: Access/permission denied" >&2; exit 1; fi;;
+esac
+'''
+FAKE_RECORD = r'''#!/usr/bin/env bash
+# stand-in that records its arguments, one a line, and prints an id (for sbatch --parsable)
+n=$(ls "$FAKE_DIR" | grep -c "^${0##*/}\.") ; printf '%s\n' "$@" > "$FAKE_DIR/${0##*/}.$n.args"; echo "$((100 + n))"
+'''
+
+
+@pytest.fixture
+def fake(tmp_path):
+    "A bin folder of stand-ins (first on PATH) and the environment to run a job script with them."
+    b, logs = tmp_path/'bin', tmp_path/'log'
+    b.mkdir(); logs.mkdir()
+    for name, text in [('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL), ('sbatch', FAKE_RECORD), ('torchrun', FAKE_RECORD),
+                       ('alexnet_preprocess', FAKE_RECORD), ('alexnet_stats', FAKE_RECORD)]:
+        (b/name).write_text(text); (b/name).chmod(0o755)
+    venv = tmp_path/'venv'; (venv/'bin').mkdir(parents=True); (venv/'bin'/'activate').write_text(':\n')   # PATH stays ours
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('SLURM_', 'MASTER_', 'NUM_SHARDS', 'TRAIN_', 'CONTAINER'))}
+    env.update(PATH=f"{b}:{Path(PY).parent}:{os.environ['PATH']}", FAKE_DIR=str(logs), VENV=str(venv), ALEXNET_REPO=str(REPO),
+               SLURM_JOB_ID='42', SLURM_JOB_NAME='t', SLURM_JOB_NODELIST='node[1-2]')
+    return SimpleNamespace(bin=b, logs=logs, env=env, tmp=tmp_path)
+
+
+def fake_args(fake, name):
+    "The recorded argument lists of stand-in `name`, oldest first."
+    fs = sorted(fake.logs.glob(f'{name}.*.args'), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return [f.read_text().splitlines() for f in fs]
+
+
+def run_batch(fake, script, *args, signal_after_pid=None, **env):
+    "Run a job script as SLURM's batch shell would (bash SCRIPT); optionally send it USR1 once the step is up."
+    e = {**fake.env, **env}
+    p = subprocess.Popen(['bash', str(REPO/'hpc'/script), *args], env=e, cwd=fake.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if signal_after_pid:
+        t0 = time.time()
+        while not list(Path(e['RUN_DIR']).glob('.slurm/*/*.pid')):
+            assert p.poll() is None and time.time() - t0 < 60, p.communicate()[0]
+            time.sleep(0.05)
+        p.send_signal(signal_after_pid)
+    out = p.communicate(timeout=120)[0]
+    return p.returncode, out
+
+
+def test_fake_usr1_local_first_remote_bounded_and_step_status_kept(fake):
+    "Defects 2 and 4: the remote forward hangs; this node is signalled first, the step ends (75) while the trap still runs, and the job is requeued."
+    rc, out = run_batch(fake, 'train.sbatch', signal_after_pid=signal.SIGUSR1, RUN_DIR=str(fake.tmp/'run'), SLURM_NNODES='2',
+                        FAKE_REMOTE='hang', FORWARD_TIMEOUT='3')
+    assert 'could not pass USR1 to the other nodes' in out, out           # the remote forward hung and was cut off ...
+    assert 'preempted (exit 75): requeueing' in out, out                  # ... after the step had ended with 75 (not 138)
+    assert rc == 0 and (fake.logs/'scontrol.log').read_text() == 'requeue 42\n', out
+    assert 'rendezvous 10.9.8.7:10042' in out                             # head address asked of the node; port 10000 + id % 10000
+
+
+def test_fake_refused_requeue_fails_the_job(fake):
+    "Defect 1: when `scontrol requeue` is refused the job exits non-zero (75), so afterok dependents never run."
+    rc, out = run_batch(fake, 'train.sbatch', signal_after_pid=signal.SIGUSR1, RUN_DIR=str(fake.tmp/'run'), SLURM_NNODES='1', FAKE_REQUEUE='refuse')
+    assert 'scontrol requeue failed' in out, out
+    assert rc == 75, out
+
+
+def test_fake_train_command_is_quoted_and_containerised(fake):
+    "Defects 7 and 9: CONTAINER comes before torchrun_node.sh (so torchrun and python run inside it); settings are split like a command line, never globbed."
+    (fake.tmp/'GLOBBED').write_text('')
+    rc, out = run_batch(fake, 'train.sbatch', '--x', 'a b', RUN_DIR=str(fake.tmp/'run dir'), SLURM_NNODES='1',
+                        CONTAINER="fakebox exec --bind '/a b' img.sif", TRAIN_ARGS="--data '/data/my set' --note *")
+    assert rc == 0, out
+    a = fake_args(fake, 'srun')[-1]
+    i = a.index('fakebox')
+    assert a[i:] == ['fakebox', 'exec', '--bind', '/a b', 'img.sif', str(REPO/'hpc'/'lib'/'torchrun_node.sh'), 'python', '-m', 'alexnet_nb.train',
+                     '--data', '/data/my set', '--note', '*', '--x', 'a b', '--run-dir', str(fake.tmp/'run dir')], a
+
+
+def test_fake_per_node_sizing_and_rendezvous(fake):
+    "Defects 5 and 8: each node sizes itself (GPUs and CPUs SLURM gave it); the first node hosts the store, found by address."
+    e = {**fake.env, 'SLURM_GPUS_ON_NODE': '3', 'SLURM_CPUS_PER_TASK': '13', 'ALEXNET_SIZE_WORKERS': '1', 'SLURM_NNODES': '2',
+         'MASTER_ADDR': '10.9.8.7', 'MASTER_PORT': '10042', 'NUMA_BINDING': 'node'}
+    node = str(REPO/'hpc'/'lib'/'torchrun_node.sh')
+    for nodeid, host in (('0', 'true'), ('1', 'false')):
+        p = subprocess.run([node, 'python', 'train.py'], env={**e, 'SLURM_NODEID': nodeid}, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        a = fake_args(fake, 'torchrun')[-1]
+        assert '--nproc-per-node=3' in a and a[-2:] == ['--workers', '3'], a   # 13 CPUs / 3 processes - 1
+        assert f'--rdzv-conf=is_host={host}' in a and '--rdzv-endpoint=10.9.8.7:10042' in a and '--numa-binding=node' in a, a
+        assert any(x.startswith('--local-addr=') and len(x) > len('--local-addr=') for x in a), a
+    p = subprocess.run([node, 'python', 'train.py', '--workers', '0'], env={**e, 'SLURM_NNODES': '1', 'SLURM_GPUS_ON_NODE': '2'},
+                       capture_output=True, text=True, timeout=60)
+    a = fake_args(fake, 'torchrun')[-1]
+    assert '--nproc-per-node=2' in a and a.count('--workers') == 1 and '--standalone' in a, a   # the user's --workers wins
+
+
+def test_fake_array_shards_need_the_total(fake):
+    "Defect 6: shard index from SLURM_ARRAY_TASK_ID, total from NUM_SHARDS; a rerun of one task (--array=7) keeps the total."
+    base = dict(SRC='/src', DST='/dst', SLURM_ARRAY_TASK_ID='7', SLURM_ARRAY_TASK_COUNT='1', SLURM_ARRAY_TASK_MIN='7', SLURM_ARRAY_TASK_MAX='7')
+    rc, out = run_batch(fake, 'preprocess.sbatch', **base, NUM_SHARDS='16')
+    assert rc == 0, out
+    a = fake_args(fake, 'alexnet_preprocess')[-1]
+    assert a[a.index('--shard') + 1] == '7' and a[a.index('--num_shards') + 1] == '16', a
+    rc, out = run_batch(fake, 'preprocess.sbatch', **base)
+    assert rc == 2 and 'set NUM_SHARDS' in out, out
+    rc, out = run_batch(fake, 'stats.sbatch', DATA='/dst', **{**base, 'SLURM_ARRAY_TASK_ID': '0'}, NUM_SHARDS='8')
+    a = fake_args(fake, 'alexnet_stats')[-1]
+    assert rc == 0 and a[a.index('--shard') + 1] == '0' and a[a.index('--num_shards') + 1] == '8', out
+    rc, out = run_batch(fake, 'stats.sbatch', DATA='/dst', **base, NUM_SHARDS='4')
+    assert rc == 2 and 'not a shard' in out, out
+
+
+def test_fake_submit_all_chains_afterok_and_kills_on_invalid_dependency(fake):
+    "Defect 6: every dependent job is afterok with --kill-on-invalid-dep=yes; the arrays get NUM_SHARDS; paths with spaces survive."
+    p = subprocess.run([str(REPO/'hpc'/'submit_all.sh')], env={**fake.env, 'SRC': '/raw', 'DST': '/pre set', 'RUN_DIR': str(fake.tmp/'run'),
+                       'PRE_SHARDS': '3', 'STATS_SHARDS': '2', 'TRAIN_ARGS': '--epochs 2'}, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    subs = fake_args(fake, 'sbatch')
+    assert len(subs) == 6, subs                                            # 2 arrays, 2 merges, train, evaluate
+    assert '--array=0-2' in subs[0] and '--array=0-1' in subs[2]
+    for a in subs[1:]:
+        assert any(x.startswith('--dependency=afterok:') for x in a) and '--kill-on-invalid-dep=yes' in a, a
+
+
+def test_training_headers_ask_for_signal_requeue_and_append():
+    "Every training script's header: --signal=B:USR1@..., --requeue, --open-mode=append."
+    scripts = [p for p in (REPO/'hpc').glob('*.sbatch') if 'train' in p.name]
+    assert len(scripts) >= 2
+    for p in scripts:
+        head = [l.split(None, 1)[1].strip() for l in p.read_text().splitlines() if l.startswith('#SBATCH ')]
+        assert any(re.fullmatch(r'--signal=B:USR1@\d+', h) for h in head), (p.name, head)
+        assert '--requeue' in head and '--open-mode=append' in head, (p.name, head)

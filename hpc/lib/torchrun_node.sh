@@ -57,8 +57,13 @@ if [ -n "${ALEXNET_PID_DIR:-}" ]; then mkdir -p "$ALEXNET_PID_DIR" && echo $$ > 
 ALEXNET_EXIT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/alexnet-exit.XXXXXX"); export ALEXNET_EXIT_DIR
 if [ "${SLURM_NNODES:-1}" -gt 1 ]; then
   : "${MASTER_ADDR:?set MASTER_ADDR}" "${MASTER_PORT:?set MASTER_PORT}"
+  # The first node of the step (SLURM_NODEID 0, where MASTER_ADDR points) hosts the rendezvous store:
+  # said explicitly, because torchrun's own guess compares host names, which fails where node
+  # names do not resolve.
+  host=false; [ "${SLURM_NODEID:-}" = 0 ] && host=true
   rdzv=(--nnodes="$SLURM_NNODES" --rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$MASTER_PORT"
-        --rdzv-id="${SLURM_JOB_ID:-alexnet}")
+        --rdzv-id="${SLURM_JOB_ID:-alexnet}" --rdzv-conf="is_host=$host"
+        --local-addr="${LOCAL_ADDR:-$("$here/node_address.sh")}")   # what the other nodes connect to (rank 0's becomes the trainers' MASTER_ADDR)
 else
   rdzv=(--standalone --nnodes=1)
 fi
