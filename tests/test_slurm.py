@@ -14,6 +14,7 @@ About 3 minutes on 2 cores."""
 import os, re, signal, subprocess, sys, time
 from types import SimpleNamespace
 from pathlib import Path
+import shutil
 import pandas as pd, pytest, torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -301,3 +302,230 @@ def test_training_headers_ask_for_signal_requeue_and_append():
         head = [l.split(None, 1)[1].strip() for l in p.read_text().splitlines() if l.startswith('#SBATCH ')]
         assert any(re.fullmatch(r'--signal=B:USR1@\d+', h) for h in head), (p.name, head)
         assert '--requeue' in head and '--open-mode=append' in head, (p.name, head)
+
+
+# ------------------------------------------------------------------------------------------------
+# Two nodes on one machine (tests/slurm/start2.sh: network namespaces, a bridge, one slurmd per
+# namespace under its own host name), gloo on CPU, a small demo set in a folder whose name has a
+# space and a `*`. The trainers talk over the namespaces' veth pairs (GLOO_SOCKET_IFNAME=eth0).
+
+# 160 training images, global batch 32: 5 steps an epoch, 10 in all; a checkpoint every 2 steps.
+TRAIN2 = ['--preset', 'demo', '--epochs', '2', '--width', '0.0625', '--batch-size', '32', '--device', 'cpu',
+          '--ckpt-every-steps', '2', '--keep', '30']
+
+
+@pytest.fixture(scope='module')
+def cluster2(tmp_path_factory):
+    "The two-node SLURM for this module; daemons stopped and namespaces removed at the end (also on failure)."
+    from slurm.harness import Slurm2, Unavailable
+    if missing_reason(): pytest.skip(f'two-node SLURM: {missing_reason()}')
+    s = Slurm2(tmp_path_factory.mktemp('slurm2'))
+    try: s.start()
+    except Unavailable as e: pytest.skip(f'two-node SLURM needs network namespaces and a bridge: {e}')
+    except RuntimeError as e: s.stop(); pytest.fail(f'could not start the two-node SLURM: {e}')
+    try: yield s
+    finally: s.stop()
+
+
+@pytest.fixture(scope='module')
+def small(tmp_path_factory):
+    "A small demo ImageNet (10 classes x 16 training, 4 validation images), preprocessed, with statistics; the path has a space and a `*`."
+    d = tmp_path_factory.mktemp('small') / 'demo set*'
+    run(BIN/'alexnet_demo_data', d/'raw', '--layout', '2012', '--n_train', '16', '--n_val', '4')
+    run(BIN/'alexnet_preprocess', d/'raw', d/'pre')
+    run(BIN/'alexnet_stats', d/'pre', '--out', d/'pre'/'stats.pt', '--no_progress', '--chunk_size', '64')
+    return d
+
+
+def q(s): return "'" + str(s).replace("'", "'\\''") + "'"
+
+
+def submit2(cluster, small, run_dir, nodes, nproc, *opts, workers=0, env=None, script='train.sbatch'):
+    "Submit a training job of `nodes` x `nproc` processes on the small set."
+    run_dir.mkdir(parents=True, exist_ok=True)
+    e = dict(RUN_DIR=str(run_dir), NPROC_PER_NODE=str(nproc), VENV=sys.prefix, ALEXNET_REPO=str(REPO), GLOO_SOCKET_IFNAME='eth0',
+             OMP_NUM_THREADS='1', TRAIN_ARGS=' '.join(['--data', q(small/'pre'), *TRAIN2, '--workers', str(workers)]), **(env or {}))
+    return cluster.sbatch(REPO/'hpc'/script, f'--nodes={nodes}', *opts, f'--output={run_dir}/slurm-%j.out', env=e, cwd=REPO)
+
+
+def wait_for_pid_files(cluster, job, run_dir, hosts, timeout=300):
+    "Wait until torchrun_node.sh has recorded its PID on each of `hosts` (the trainers are starting)."
+    t0 = time.time()
+    while True:
+        have = {p.stem for p in run_dir.glob('.slurm/*/*.pid')}
+        if set(hosts) <= have: return have
+        j = cluster.job(job)
+        assert j.get('JobState') in ('PENDING', 'RUNNING', 'CONFIGURING'), f"{j.get('JobState')}:\n{cluster.output(j)}"
+        assert time.time() - t0 < timeout, f'no PID files for {hosts} after {timeout} s (have {have}):\n{cluster.output(j)}'
+        time.sleep(0.05)
+
+
+def wait_for_file(cluster, job, path, timeout=300):
+    t0 = time.time()
+    while not path.exists():
+        j = cluster.job(job)
+        assert j.get('JobState') in ('PENDING', 'RUNNING', 'CONFIGURING'), f"{j.get('JobState')}:\n{cluster.output(j)}"
+        assert time.time() - t0 < timeout, f'no {path.name} after {timeout} s:\n{cluster.output(j)}'
+        time.sleep(0.05)
+
+
+def wait_requeued(cluster, job, timeout=180):
+    "Wait until `job` is back in the queue after its first run (Restarts=1, PENDING)."
+    t0 = time.time()
+    while True:
+        j = cluster.job(job)
+        if j.get('Restarts') == '1' and j.get('JobState') == 'PENDING': return j
+        assert j.get('JobState') in ('RUNNING', 'COMPLETING', 'PENDING', 'REQUEUED', 'PREEMPTED', 'CONFIGURING'), f'{j.get("JobState")}:\n{cluster.output(j)}'
+        assert time.time() - t0 < timeout, f'not requeued after {timeout} s ({j.get("JobState")}):\n{cluster.output(j)}'
+        time.sleep(0.2)
+
+
+def assert_equal_weights(a_dir, b_dir):
+    e1, s1, w1 = final_weights(a_dir)
+    e2, s2, w2 = final_weights(b_dir)
+    assert (e1, s1) == (e2, s2)
+    for k in w1: assert torch.equal(w1[k], w2[k]), f'{k} differs: max {(w1[k] - w2[k]).abs().max()}'
+
+
+BOX = r'''#!/usr/bin/env bash
+# a stand-in container runtime: records where it ran, puts its own python and torchrun first on PATH
+[ "$1" = "--opt with space" ] || { echo "box: quoting lost: $1" >&2; exit 9; }
+shift
+echo "$(hostname -s) ${1##*/}" >> "$BOX_LOG/box.log"
+export PATH="$BOX_BIN:$PATH"
+exec "$@"
+'''
+SHIM = '#!/usr/bin/env bash\necho "$(hostname -s) {name}" >> "$BOX_LOG/inside.log"\nexec {real} "$@"\n'
+
+
+@pytest.fixture(scope='module')
+def two_by_two(cluster2, small, tmp_path_factory):
+    "train_multinode.sbatch, 2 nodes x 2 processes, inside a stand-in container; and train.sbatch, 1 node x 4 processes; same global batch."
+    t = tmp_path_factory.mktemp('2x2')
+    box_bin, box_log = t/'box-bin', t/'box-log'; box_bin.mkdir(); box_log.mkdir()
+    (t/'box').write_text(BOX); (t/'box').chmod(0o755)
+    for name, real in (('python', PY), ('torchrun', BIN/'torchrun')):
+        (box_bin/name).write_text(SHIM.format(name=name, real=real)); (box_bin/name).chmod(0o755)
+    a, b = t/'2x2', t/'1x4'
+    ja = submit2(cluster2, small, a, 2, 2, '--cpus-per-task=1', script='train_multinode.sbatch',
+                 env=dict(CONTAINER=f"{t/'box'} '--opt with space'", BOX_BIN=str(box_bin), BOX_LOG=str(box_log)))
+    jb = submit2(cluster2, small, b, 1, 4, '--cpus-per-task=2')
+    pids = wait_for_pid_files(cluster2, ja, a, ['node1', 'node2'])
+    ia, ib = cluster2.wait(ja, timeout=600), cluster2.wait(jb, timeout=600)
+    return SimpleNamespace(a=a, b=b, ia=ia, ib=ib, pids=pids, box_log=box_log)
+
+
+def test_two_nodes_2x2_equals_one_node_1x4(two_by_two, cluster2):
+    r = two_by_two
+    assert r.ia['ExitCode'] == '0:0' and r.ib['ExitCode'] == '0:0'
+    assert {'node1', 'node2'} <= r.pids                                   # both nodes' torchrun_node.sh recorded their PIDs
+    out = cluster2.output(r.ia)
+    assert 'node1: 2 process(es)' in out and 'node2: 2 process(es)' in out and 'rendezvous 10.77.0.11:1' in out, out
+    import json
+    assert json.loads((r.a/'config.json').read_text())['world_size'] == 4 == json.loads((r.b/'config.json').read_text())['world_size']
+    assert_equal_weights(r.a, r.b)                                        # gloo all-reduce over 4 ranks either way: bit-identical
+    box = (r.box_log/'box.log').read_text().split('\n')
+    inside = (r.box_log/'inside.log').read_text().splitlines()
+    assert {l.split()[0] for l in box if l} == {'node1', 'node2'}, box   # the container ran on both nodes ...
+    assert sorted(set(inside)) == ['node1 python', 'node1 torchrun', 'node2 python', 'node2 torchrun'], inside   # ... torchrun and python inside it
+    assert inside.count('node1 python') == 2 and inside.count('node2 python') == 2
+
+
+def test_usr1_with_broken_remote_forward_stops_both_nodes(two_by_two, cluster2, small, tmp_path):
+    "Forwarding USR1 to the other node hangs (an srun stand-in); the local trainers' all-reduce stops both nodes."
+    wrap = tmp_path/'bin'; wrap.mkdir()
+    real = shutil.which('srun', path=cluster2.env['PATH'])
+    (wrap/'srun').write_text(f'#!/usr/bin/env bash\ncase " $* " in *" --overlap "*forward_signal.sh*) exec sleep 600;; esac\nexec {real} "$@"\n')
+    (wrap/'srun').chmod(0o755)
+    d = tmp_path/'run'
+    job = submit2(cluster2, small, d, 2, 2, '--cpus-per-task=1', env=dict(PATH=f"{wrap}:{os.environ['PATH']}", FORWARD_TIMEOUT='5'))
+    wait_for_pid_files(cluster2, job, d, ['node1', 'node2'])
+    wait_for_file(cluster2, job, d/'checkpoints'/'ckpt_e001_s000002.pt')
+    cluster2.run('scancel', '--signal=USR1', '--batch', job)
+    wait_requeued(cluster2, job)
+    cluster2.start_now(job)
+    info = cluster2.wait(job, timeout=600)
+    out = cluster2.output(info)
+    assert info['Restarts'] == '1' and info['ExitCode'] == '0:0', out
+    assert 'could not pass USR1 to the other nodes' in out and 'stopped by a signal; checkpoint' in out, out
+    assert 'preempted (exit 75): requeueing' in out and 'resumed from' in out, out
+    assert_equal_weights(d, two_by_two.a)
+
+
+def test_real_preemption_requeues_and_resumes_with_workers(two_by_two, cluster2, small, tmp_path):
+    "partition_prio preemption with PreemptMode=REQUEUE: SIGTERM to every process (2 data workers per trainer), checkpoint, requeue, resume, equal."
+    d = tmp_path/'run'
+    job = submit2(cluster2, small, d, 2, 2, '--cpus-per-task=1', workers=2)
+    wait_for_file(cluster2, job, d/'checkpoints'/'ckpt_e001_s000002.pt')
+    hi = cluster2.run('sbatch', '--parsable', '-p', 'high', '-N', '2', '--exclusive', f'--output={tmp_path}/high-%j.out',
+                      '--wrap', 'sleep 3').strip().split(';')[0]                  # needs both whole nodes: preempts the training job
+    wait_requeued(cluster2, job, timeout=300)
+    cluster2.wait(hi, timeout=300)
+    cluster2.start_now(job)
+    info = cluster2.wait(job, timeout=600)
+    out = cluster2.output(info)
+    assert info['Restarts'] == '1' and info['ExitCode'] == '0:0', out
+    assert 'got TERM' in out and 'stopped by a signal; checkpoint' in out, out   # the trainers saved on SIGTERM ...
+    assert 'DataLoader worker' not in out and 'resumed from' in out, out         # ... their workers did not die first
+    assert_equal_weights(d, two_by_two.a)
+
+
+def test_refused_requeue_fails_job_and_dependent_evaluation_never_starts(cluster2, small, tmp_path):
+    wrap = tmp_path/'bin'; wrap.mkdir()
+    real = shutil.which('scontrol', path=cluster2.env['PATH'])
+    (wrap/'scontrol').write_text(f'#!/usr/bin/env bash\n[ "$1" = requeue ] && {{ echo "scontrol: error: Access/permission denied" >&2; exit 1; }}\nexec {real} "$@"\n')
+    (wrap/'scontrol').chmod(0o755)
+    d = tmp_path/'run'
+    job = submit2(cluster2, small, d, 1, 1, '--cpus-per-task=1', env=dict(PATH=f"{wrap}:{os.environ['PATH']}"))
+    ev = cluster2.sbatch(REPO/'hpc'/'evaluate.sbatch', f'--dependency=afterok:{job}', '--kill-on-invalid-dep=yes', f'--output={tmp_path}/eval-%j.out',
+                         env=dict(CHECKPOINT=str(d/'checkpoints'/'best.pt'), VENV=sys.prefix, ALEXNET_REPO=str(REPO), EVAL_ARGS='--device cpu --workers 0'), cwd=REPO)
+    wait_for_file(cluster2, job, d/'checkpoints'/'ckpt_e001_s000002.pt')
+    cluster2.run('scancel', '--signal=USR1', '--batch', job)
+    info = cluster2.wait(job, states=('FAILED',), fail=('COMPLETED', 'CANCELLED'), timeout=300)
+    out = cluster2.output(info)
+    assert info['ExitCode'] == '75:0' and 'scontrol requeue failed' in out, out
+    e = cluster2.wait(ev, states=('CANCELLED',), fail=('COMPLETED', 'FAILED', 'RUNNING'), timeout=60)
+    assert e.get('Reason') == 'DependencyNeverSatisfied' and not list(tmp_path.glob('eval-*.out')), e
+
+
+def test_array_task_rerun_alone_then_merge_equals_clean(cluster2, small, tmp_path):
+    "NUM_SHARDS=2: task 0, then task 1 submitted alone (--array=1, as a rerun of a failed task), then the merge: equal to one clean run."
+    dst = tmp_path/'pre'
+    env = dict(SRC=str(small/'raw'), DST=str(dst), NUM_SHARDS='2', VENV=sys.prefix, ALEXNET_REPO=str(REPO))
+    out = f'--output={tmp_path}/slurm-%x-%A_%a.out'
+    t0 = cluster2.sbatch(REPO/'hpc'/'preprocess.sbatch', '--array=0', '--cpus-per-task=1', out, env=env, cwd=REPO)
+    t1 = cluster2.sbatch(REPO/'hpc'/'preprocess.sbatch', '--array=1', '--cpus-per-task=1', out, env=env, cwd=REPO)
+    m = cluster2.sbatch(REPO/'hpc'/'preprocess_merge.sbatch', f'--dependency=afterok:{t0}:{t1}', '--kill-on-invalid-dep=yes',
+                        f'--output={tmp_path}/merge-%j.out', env=env, cwd=REPO)
+    cluster2.wait(m, timeout=300)
+    assert 'shard 1 of 2' in next(tmp_path.glob(f'slurm-*_1.out')).read_text()
+    a = pd.read_csv(small/'pre'/'manifest.csv', keep_default_na=False)
+    b = pd.read_csv(dst/'manifest.csv', keep_default_na=False)
+    pd.testing.assert_frame_equal(a, b)
+    for o in a.output[a.output != '']: assert (small/'pre'/o).read_bytes() == (dst/o).read_bytes(), o
+
+
+def test_submit_all_end_to_end_equals_local_pipeline(cluster2, small, tmp_path):
+    "hpc/submit_all.sh: preprocessing array -> merge -> statistics array -> merge -> training -> evaluation, all afterok; equal to the same commands run directly."
+    dst, rd = tmp_path/'pre set', tmp_path/'run dir'
+    train_args = ['--preset', 'demo', '--epochs', '1', '--width', '0.0625', '--batch-size', '32', '--device', 'cpu', '--workers', '0']
+    env = dict(SRC=str(small/'raw'), DST=str(dst), RUN_DIR=str(rd), PRE_SHARDS='2', STATS_SHARDS='2', CHUNK='64', NPROC_PER_NODE='1',
+               PRE_SBATCH='--cpus-per-task=1', STATS_SBATCH='--cpus-per-task=1', TRAIN_SBATCH='--cpus-per-task=1', EVAL_SBATCH='--cpus-per-task=1',
+               TRAIN_ARGS=' '.join(train_args), EVAL_ARGS=f"--out {q(rd/'eval')} --device cpu --workers 0 --no_figures",
+               VENV=sys.prefix, ALEXNET_REPO=str(REPO), OMP_NUM_THREADS='1')
+    p = subprocess.run([*cluster2.prefix, str(REPO/'hpc'/'submit_all.sh')], capture_output=True, text=True, env={**cluster2.env, **env}, cwd=REPO, timeout=60)
+    assert p.returncode == 0, p.stderr
+    ev = p.stdout.strip().split('evaluation ')[1].split()[0]
+    # the same stages run directly, meanwhile (the demo pipeline's commands)
+    ref = tmp_path/'ref'
+    run(PY, '-m', 'alexnet_nb.train', '--data', small/'pre', '--run-dir', ref/'run', *train_args, timeout=900)
+    run(BIN/'alexnet_evaluate', ref/'run'/'checkpoints'/'best.pt', '--out', ref/'eval', '--device', 'cpu', '--workers', '0', '--no_figures', timeout=900)
+    info = cluster2.wait(ev, timeout=900)
+    assert info['ExitCode'] == '0:0'
+    pd.testing.assert_frame_equal(pd.read_csv(small/'pre'/'manifest.csv', keep_default_na=False), pd.read_csv(dst/'manifest.csv', keep_default_na=False))
+    s1, s2 = torch.load(small/'pre'/'stats.pt', weights_only=True), torch.load(dst/'stats.pt', weights_only=True)
+    for k in ('mean_image', 'eigvals', 'eigvecs'): assert torch.equal(s1[k], s2[k]), k
+    assert_equal_weights(rd, ref/'run')
+    import json
+    m1, m2 = json.loads((rd/'eval'/'metrics.json').read_text()), json.loads((ref/'eval'/'metrics.json').read_text())
+    for mode in ('centre', 'ten'): assert m1[mode] == m2[mode], (mode, m1[mode], m2[mode])
