@@ -65,7 +65,8 @@ if [ "${SLURM_NNODES:-1}" -gt 1 ]; then
         --rdzv-id="${SLURM_JOB_ID:-alexnet}" --rdzv-conf="is_host=$host"
         --local-addr="${LOCAL_ADDR:-$("$here/node_address.sh")}")   # what the other nodes connect to (rank 0's becomes the trainers' MASTER_ADDR)
 else
-  rdzv=(--standalone --nnodes=1)
+  # the trainers' MASTER_ADDR: this host by address (torchrun would use the host name, which may not resolve)
+  rdzv=(--standalone --nnodes=1 --local-addr="${LOCAL_ADDR:-127.0.0.1}")
 fi
 numa=(); [ -n "${NUMA_BINDING:-}" ] && numa=(--numa-binding="$NUMA_BINDING")
 torchrun "${rdzv[@]}" --nproc-per-node="$NPROC_PER_NODE" --max-restarts=0 "${numa[@]}" \
