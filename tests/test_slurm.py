@@ -1,16 +1,28 @@
-"""The `hpc/` job scripts on a real single-node SLURM (tests/slurm/start.sh starts it, stop.sh ends it).
+"""The `hpc/` job scripts on real SLURM clusters started by the tests, and their logic with stand-ins.
 
+Single node (tests/slurm/start.sh; stop.sh ends it):
 - hpc/train.sbatch, unmodified (settings through environment variables only), trains a tiny net on
   the demo data with 2 CPU processes under srun + torchrun and writes checkpoint, log and metrics;
-- `scancel --signal=USR1 --batch` mid-run: the batch shell passes USR1 to the trainers (not to
-  torchrun), they checkpoint and exit 75, the script requeues the job (SLURM_RESTART_COUNT=1), and
-  the rerun resumes and ends with the same weights as the uninterrupted run;
-- hpc/submit_preprocess.sh: the preprocessing array job over 2 shards plus its dependent merge
-  gives the same root as a single-shard run.
+- `scancel --signal=USR1 --batch` mid-run: checkpoint, exit 75, requeue, resume, same weights;
+- hpc/submit_preprocess.sh: the preprocessing array over 2 shards plus its merge = one shard.
 
-Skipped, with the reason, where SLURM is not installed (on Debian 12, as root:
-`apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge`) or not root.
-About 3 minutes on 2 cores."""
+Two nodes on one machine (tests/slurm/start2.sh: network namespaces joined by a bridge, one
+slurmd per namespace under its own host name, node names that do not resolve; gloo over the veths):
+- 2 nodes x 2 processes (inside a stand-in container) = 1 node x 4, bit for bit; both PID files;
+- USR1 with the forward to the other node broken: the all-reduce stops both; resume equal;
+- real preemption (preempt/partition_prio, PreemptMode=REQUEUE) with 2 data workers per trainer:
+  SIGTERM to everything, checkpoint, requeue, resume equal;
+- `scontrol requeue` refused: the job FAILS (75) and the afterok evaluation is cancelled unstarted;
+- an array task rerun alone (--array=1 of NUM_SHARDS=2), then the merge = one clean run;
+- hpc/submit_all.sh end to end = the same commands run directly.
+
+Without SLURM (stand-ins for srun, scontrol, sbatch, torchrun on PATH; run everywhere): signal
+order and the step's status, refused requeue, quoting and the container prefix, per-node sizing and
+rendezvous options, shard numbering, the dependency chain, and the training headers.
+
+The cluster tests skip, with the reason, where SLURM is not installed (Debian 12, as root:
+`apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge`), without root, or
+(two nodes) where network namespaces or a bridge cannot be made."""
 import os, re, signal, subprocess, sys, time
 from types import SimpleNamespace
 from pathlib import Path
