@@ -9,10 +9,11 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SIZE', 'CROP', 'POSITIONS', 'PCA_STD', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'MANIFEST_COLUMNS', 'uniforms',
-           'Draws', 'draw', 'crop', 'hflip', 'mean_patch', 'pca_shift', 'colour_noise', 'centre_offset',
-           'ten_crop_offsets', 'centre_crop', 'ten_crops', 'augment_one', 'BatchAugment', 'read_split', 'make_toy_root',
-           'toy_stats', 'load_stats', 'best_decoder', 'decode_into', 'Loader']
+__all__ = ['SIZE', 'CROP', 'POSITIONS', 'PCA_STD', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'MANIFEST_COLUMNS',
+           'WORKER_IGNORED_SIGNALS', 'uniforms', 'Draws', 'draw', 'crop', 'hflip', 'mean_patch', 'pca_shift',
+           'colour_noise', 'centre_offset', 'ten_crop_offsets', 'centre_crop', 'ten_crops', 'augment_one',
+           'BatchAugment', 'read_split', 'make_toy_root', 'toy_stats', 'load_stats', 'best_decoder', 'decode_into',
+           'Loader', 'worker_ignores_stop_signals']
 
 # %% ../nbs/05_augment.ipynb #27df1831
 SIZE = 256       # side of the preprocessed images (§2: shorter side to 256, central 256x256 crop)
@@ -505,6 +506,16 @@ def step_indices(self:Loader, step:int, epoch:int|None=None)->np.ndarray:
     g = self._perm[1][step * B:(step + 1) * B]
     return g[r * b:(r + 1) * b] if len(g) == B else np.array_split(g, self.world_size)[r]
 
+# %% ../nbs/05_augment.ipynb #db96d282
+import signal
+
+WORKER_IGNORED_SIGNALS = ('SIGTERM', 'SIGUSR1', 'SIGINT')
+
+def worker_ignores_stop_signals(worker_id:int): # the DataLoader worker's number
+    "DataLoader `worker_init_fn`: ignore the stop signals, which the main process handles."
+    for n in WORKER_IGNORED_SIGNALS:
+        if hasattr(signal, n): signal.signal(getattr(signal, n), signal.SIG_IGN)
+
 # %% ../nbs/05_augment.ipynb #2a942b9a
 @patch
 def _loader(self:Loader):
@@ -514,7 +525,7 @@ def _loader(self:Loader):
         self._dl = torch.utils.data.DataLoader(
             _StepReader(self.files, self.decoder), batch_size=None, sampler=_Steps(self), num_workers=w,
             persistent_workers=w > 0, prefetch_factor=self.prefetch if w > 0 else None,
-            pin_memory=self.device.type == 'cuda')
+            pin_memory=self.device.type == 'cuda', worker_init_fn=worker_ignores_stop_signals if w > 0 else None)
     return self._dl
 
 @patch
