@@ -61,9 +61,9 @@ def cluster(tmp_path_factory):
 def demo(tmp_path_factory):
     "A half-size demo ImageNet (2012 layout, 10 classes x 50 training images) and its single-shard preprocessed root."
     d = tmp_path_factory.mktemp('demo')
-    run(BIN/'alexnet_demo_data', d/'raw', '--layout', '2012', '--n_train', '50', '--n_val', '10')
+    run(BIN/'alexnet_demo_data', d/'raw', '--layout', '2012', '--n-train', '50', '--n-val', '10')
     run(BIN/'alexnet_preprocess', d/'raw', d/'pre')
-    run(BIN/'alexnet_stats', d/'pre', '--out', d/'pre'/'stats.pt', '--no_progress')
+    run(BIN/'alexnet_stats', d/'pre', '--out', d/'pre'/'stats.pt', '--quiet')
     return d
 
 
@@ -284,12 +284,12 @@ def test_fake_array_shards_need_the_total(fake):
     rc, out = run_batch(fake, 'preprocess.sbatch', **base, NUM_SHARDS='16')
     assert rc == 0, out
     a = fake_args(fake, 'alexnet_preprocess')[-1]
-    assert a[a.index('--shard') + 1] == '7' and a[a.index('--num_shards') + 1] == '16', a
+    assert a[a.index('--shard') + 1] == '7' and a[a.index('--num-shards') + 1] == '16', a
     rc, out = run_batch(fake, 'preprocess.sbatch', **base)
     assert rc == 2 and 'set NUM_SHARDS' in out, out
     rc, out = run_batch(fake, 'stats.sbatch', DATA='/dst', **{**base, 'SLURM_ARRAY_TASK_ID': '0'}, NUM_SHARDS='8')
     a = fake_args(fake, 'alexnet_stats')[-1]
-    assert rc == 0 and a[a.index('--shard') + 1] == '0' and a[a.index('--num_shards') + 1] == '8', out
+    assert rc == 0 and a[a.index('--shard') + 1] == '0' and a[a.index('--num-shards') + 1] == '8', out
     rc, out = run_batch(fake, 'stats.sbatch', DATA='/dst', **base, NUM_SHARDS='4')
     assert rc == 2 and 'not a shard' in out, out
 
@@ -343,9 +343,9 @@ def cluster2(tmp_path_factory):
 def small(tmp_path_factory):
     "A small demo ImageNet (10 classes x 16 training, 4 validation images), preprocessed, with statistics; the path has a space and a `*`."
     d = tmp_path_factory.mktemp('small') / 'demo set*'
-    run(BIN/'alexnet_demo_data', d/'raw', '--layout', '2012', '--n_train', '16', '--n_val', '4')
+    run(BIN/'alexnet_demo_data', d/'raw', '--layout', '2012', '--n-train', '16', '--n-val', '4')
     run(BIN/'alexnet_preprocess', d/'raw', d/'pre')
-    run(BIN/'alexnet_stats', d/'pre', '--out', d/'pre'/'stats.pt', '--no_progress', '--chunk_size', '64')
+    run(BIN/'alexnet_stats', d/'pre', '--out', d/'pre'/'stats.pt', '--quiet', '--chunk-size', '64')
     return d
 
 
@@ -547,7 +547,7 @@ def test_submit_all_end_to_end_equals_local_pipeline(cluster2, small, tmp_path):
     train_args = ['--preset', 'demo', '--epochs', '1', '--width', '0.0625', '--batch-size', '32', '--device', 'cpu', '--workers', '0']
     env = dict(SRC=str(small/'raw'), DST=str(dst), RUN_DIR=str(rd), PRE_SHARDS='2', STATS_SHARDS='2', CHUNK='64', NPROC_PER_NODE='1',
                PRE_SBATCH='--cpus-per-task=1', STATS_SBATCH='--cpus-per-task=1', TRAIN_SBATCH='--cpus-per-task=1', EVAL_SBATCH='--cpus-per-task=1',
-               TRAIN_ARGS=' '.join(train_args), EVAL_ARGS=f"--out {q(rd/'eval')} --device cpu --workers 0 --no_figures",
+               TRAIN_ARGS=' '.join(train_args), EVAL_ARGS=f"--out {q(rd/'eval')} --device cpu --workers 0 --no-figures",
                VENV=sys.prefix, ALEXNET_REPO=str(REPO), OMP_NUM_THREADS='1')
     p = subprocess.run([*cluster2.prefix, str(REPO/'hpc'/'submit_all.sh')], capture_output=True, text=True, env={**cluster2.env, **env}, cwd=REPO, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -555,7 +555,7 @@ def test_submit_all_end_to_end_equals_local_pipeline(cluster2, small, tmp_path):
     # the same stages run directly, meanwhile (the demo pipeline's commands)
     ref, one = tmp_path/'ref', {'OMP_NUM_THREADS': '1'}                    # one thread, as torchrun gives each process
     run(PY, '-m', 'alexnet_nb.train', '--data', small/'pre', '--run-dir', ref/'run', *train_args, timeout=900, env=one)
-    run(BIN/'alexnet_evaluate', ref/'run'/'checkpoints'/'best.pt', '--out', ref/'eval', '--device', 'cpu', '--workers', '0', '--no_figures', timeout=900, env=one)
+    run(BIN/'alexnet_evaluate', ref/'run'/'checkpoints'/'best.pt', '--out', ref/'eval', '--device', 'cpu', '--workers', '0', '--no-figures', timeout=900, env=one)
     info = cluster2.wait(ev, timeout=900)
     assert info['ExitCode'] == '0:0'
     pd.testing.assert_frame_equal(pd.read_csv(small/'pre'/'manifest.csv', keep_default_na=False), pd.read_csv(dst/'manifest.csv', keep_default_na=False))
