@@ -61,7 +61,7 @@ def demo_subset(tmp_path_factory):
     d = tmp_path_factory.mktemp('learn')
     for c in ([cli('alexnet_demo_data'), d/'raw', '--n_classes', CLASSES, '--n_train', N_TRAIN, '--n_val', N_VAL],
               [cli('alexnet_preprocess'), d/'raw', d/'pre', '--workers', 1, '--quiet'],
-              [cli('alexnet_labels'), d/'raw', '--out', d/'pre'/'classes.csv'],
+              [cli('alexnet_labels'), d/'raw', d/'pre'],
               [cli('alexnet_stats'), d/'pre', '--out', d/'pre'/'stats.pt']):
         p = subprocess.run([str(a) for a in c], env=env(), capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, (c, p.stdout[-2000:], p.stderr[-2000:])

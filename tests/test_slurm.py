@@ -500,7 +500,9 @@ def test_real_preemption_requeues_and_resumes_with_workers(two_by_two, cluster2,
     info = cluster2.wait(job, timeout=600)
     out = full_output(info)
     assert info['Restarts'] == '1' and info['ExitCode'] == '0:0', out
-    assert 'got TERM' in out and 'stopped by a signal; checkpoint' in out, out   # the trainers saved on SIGTERM ...
+    # The batch shell saw TERM. (The trainers' own 'stopped by a signal' line can be lost: srun stops forwarding
+    # output once SLURM forces the step's end, so the test relies on the resume and the weights below.)
+    assert 'got TERM' in out, out
     assert 'DataLoader worker' not in out and 'resumed from' in out, out         # ... their workers did not die first
     assert_same_checkpoint(d, two_by_two.a, 'ckpt_e001_s000002.pt')
     assert_equal_weights(d, two_by_two.a, atol=RESUME_ATOL_4)
