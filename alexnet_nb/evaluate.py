@@ -11,10 +11,9 @@ from typing import Literal
 from .utils import atomic_write, progress, sha256_file, shared_dir, cli, UsageError
 
 # %% auto #0
-__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'topk_hits', 'Tally', 'load_model', 'evaluate',
-           'results_table', 'colourfulness', 'kernel_mosaic', 'plot_kernels', 'top5', 'nearest', 'plot_top5',
-           'plot_neighbours', 'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures',
-           'main']
+__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'Tally', 'load_model', 'evaluate', 'results_table',
+           'colourfulness', 'kernel_mosaic', 'plot_kernels', 'top5', 'nearest', 'plot_top5', 'plot_neighbours',
+           'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures', 'main']
 
 # %% ../nbs/07_evaluate.ipynb #05d1662f
 def softmax_average(logits:torch.Tensor, # [b, P, K]: logits of P patches of each of b images
@@ -30,15 +29,7 @@ def centre_index()->int:
     return next(i for i, (y, x, f) in enumerate(ten_crop_offsets()) if (y, x, f) == (c, c, False))
 
 # %% ../nbs/07_evaluate.ipynb #dca827b8
-def topk_hits(scores:torch.Tensor, # [b, K] logits or probabilities (any monotone score)
-              y:torch.Tensor, # [b] int64 labels
-              ks:tuple=(1, 5), # which k
-             )->torch.Tensor: # bool [b, len(ks)]
-    "Whether each label is among the top k scores, for each k."
-    k = min(max(ks), scores.shape[1])
-    top = scores.topk(k, dim=1).indices                          # [b, k]
-    hit = top == y[:, None]                                      # [b, k]
-    return torch.stack([hit[:, :min(kk, k)].any(1) for kk in ks], 1)
+from .train import topk_hits   # the one top-k count, shared with training
 
 # %% ../nbs/07_evaluate.ipynb #cba8fb37
 class Tally:
@@ -99,12 +90,9 @@ def load_model(path:str|Path, # a checkpoint written by alexnet_train
               )->tuple: # (AlexNet in eval mode, checkpoint dict)
     "Rebuild the trained `AlexNet` from a checkpoint (`weights_only=True`)."
     from alexnet_nb.model import AlexNet
-    from alexnet_nb.train import safe_load, _reason
+    from alexnet_nb.train import load_checkpoint, _reason
     path = Path(path)
-    ck = safe_load(path, 'checkpoint', 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
-    missing = [k for k in ('model', 'config', 'classes') if not isinstance(ck, dict) or k not in ck]
-    if missing or not isinstance(ck['config'], dict) or 'model' not in ck['config']:
-        raise UsageError(f"not an alexnet_train checkpoint (missing {missing or ['config.model']})", path, 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
+    ck = load_checkpoint(path, 'pass a file from RUN/checkpoints/ (e.g. best.pt)', keys=('model', 'config', 'classes'))
     try: model = AlexNet(**ck['config']['model']); model.load_state_dict(ck['model'])
     except (TypeError, ValueError, RuntimeError) as ex:
         raise UsageError(f"the checkpoint's weights do not fit its model settings ({_reason(ex)})", path, 'pass a checkpoint that alexnet_train wrote') from None
@@ -338,7 +326,8 @@ def _check_classes(ck:dict, data:Path):
     "The data root's class table must list the checkpoint's classes in the same order."
     p = data/'classes.csv'
     if not p.is_file(): return
-    w = pd.read_csv(p, keep_default_na=False)['wnid'].astype(str).tolist()
+    from alexnet_nb.train import _classes_table
+    w = _classes_table(p)['wnid']
     if w != list(ck['classes']['wnid']):
         raise UsageError(f"lists {len(w)} classes that differ from the checkpoint's {len(ck['classes']['wnid'])} (or are in another order), "
                          "so labels would mean different classes", p, 'evaluate on the data it was trained with')

@@ -6,7 +6,7 @@ import functools, torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['BIAS_ONE', 'LAYERS', 'lrn_paper', 'fast_lrn', 'FastLRN', 'PaperLRN', 'PerGroup', 'AlexNet', 'layer_shapes',
-           'count_params', 'Tower', 'TwoTowerAlexNet', 'to_two_tower', 'to_single']
+           'count_params', 'Tower', 'TwoTowerAlexNet']
 
 # %% ../nbs/04_model.ipynb #88ed3422
 def lrn_paper(a:torch.Tensor, # activities [B, N, H, W] (after ReLU)
@@ -233,8 +233,9 @@ def _dropout(h, p, training, masks, i):
     return h * masks[i] if masks is not None else F.dropout(h, p, True)
 
 def _masks(batch, f, p, generator, device):
-    "Inverted-dropout masks for fc6 and fc7: keep with probability 1-p, scaled by 1/(1-p)."
-    return tuple(torch.bernoulli(torch.full((batch, f), 1 - p), generator=generator).div_(1 - p).to(device) for _ in range(2))
+    "Inverted-dropout masks (fc6, fc7) [batch, f]: 1/(1-p) with probability 1-p, else 0, drawn from `generator` on `device`; None without dropout."
+    if not p: return None
+    return tuple(torch.empty(batch, f, device=device).bernoulli_(1 - p, generator=generator).div_(1 - p) for _ in range(2))
 
 # %% ../nbs/04_model.ipynb #b8d7c24e
 def layer_shapes(model:nn.Module, # an AlexNet (or any net with named children)
@@ -385,11 +386,3 @@ class TwoTowerAlexNet(nn.Module):
         return m.train(self.training)
 
 _ALEXNET_DEFAULTS = {k: v.default for k, v in __import__('inspect').signature(AlexNet.__init__).parameters.items() if k != 'self'}
-
-def to_two_tower(model:AlexNet, devices:tuple|None=None)->TwoTowerAlexNet:
-    "`TwoTowerAlexNet.from_alexnet`."
-    return TwoTowerAlexNet.from_alexnet(model, devices)
-
-def to_single(model:TwoTowerAlexNet)->AlexNet:
-    "`TwoTowerAlexNet.to_alexnet`."
-    return model.to_alexnet()

@@ -15,12 +15,12 @@ from .utils import (atomic_write, atomic_torch_save, sha256_file, progress, shar
 # %% auto #0
 __all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE', 'MODEL_KEYS', 'RESUME_KEYS',
            'TrainConfig', 'make_config', 'check_config', 'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule',
-           'topk_correct', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
+           'topk_hits', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
            'list_checkpoints', 'safe_load', 'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints',
-           'load_latest', 'rng_state', 'set_rng_state', 'dropout_masks', 'dropout_generator', 'write_log',
-           'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
-           'resume_differences', 'NonFiniteLoss', 'train', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
-           'settings_signature', 'main']
+           'load_latest', 'rng_state', 'set_rng_state', 'dropout_generator', 'write_log', 'seed_reference',
+           'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside', 'resume_differences',
+           'NonFiniteLoss', 'train', 'flags_requested', 'write_checkpoint', 'atomic_write_json', 'settings_signature',
+           'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
@@ -194,14 +194,15 @@ class LRSchedule:
     def load_state_dict(self, d): self.__dict__.update(d); self.apply()
 
 # %% ../nbs/06_train.ipynb #524a9cf9
-def topk_correct(logits:torch.Tensor, # [b, classes]
-                 y:torch.Tensor, # [b] int64 labels
-                 ks=(1, 5)): # which k
-    "Number of samples whose label is in the top k outputs, for each k (a float tensor [len(ks)])."
-    k = min(max(ks), logits.shape[1])
-    top = logits.topk(k, dim=1).indices                    # [b, k]
-    hit = top == y[:, None]                                 # [b, k]
-    return torch.stack([hit[:, :min(kk, k)].any(1).sum() for kk in ks]).float()
+def topk_hits(scores:torch.Tensor, # [b, K] logits or probabilities (any monotone score)
+              y:torch.Tensor, # [b] int64 labels
+              ks:tuple=(1, 5), # which k
+             )->torch.Tensor: # bool [b, len(ks)]
+    "Whether each label is among the top k scores, for each k (training sums them; `Tally` counts them per class)."
+    k = min(max(ks), scores.shape[1])
+    top = scores.topk(k, dim=1).indices                          # [b, k]
+    hit = top == y[:, None]                                      # [b, k]
+    return torch.stack([hit[:, :min(kk, k)].any(1) for kk in ks], 1)
 
 # %% ../nbs/06_train.ipynb #f06fb4e3
 def parse_nodelist(s:str # a SLURM node list, e.g. 'gpu[01-03,07],login1'
@@ -308,10 +309,14 @@ def safe_load(path, # a file written with torch.save
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as ex: raise UsageError(f'cannot read the {what}: {_reason(ex)}', path, f'it is truncated, damaged or not a {what}; {todo}') from None
 
-def load_checkpoint(path)->dict:
-    "Load a checkpoint with `weights_only=True` and check it has every key; `UsageError` naming the file otherwise."
-    ck = safe_load(path, 'checkpoint', 'give another checkpoint of RUN/checkpoints/')
-    missing = [k for k in CKPT_KEYS if not isinstance(ck, dict) or k not in ck]
+def load_checkpoint(path, # a checkpoint written by alexnet_train
+                    todo:str='give another checkpoint of RUN/checkpoints/', # what to do if it is unreadable
+                    keys:tuple=CKPT_KEYS, # the keys it must have (evaluation needs only model, config, classes)
+                   )->dict:
+    "Load a checkpoint with `weights_only=True` and check it has `keys` and a model config; `UsageError` naming the file otherwise."
+    ck = safe_load(path, 'checkpoint', todo)
+    missing = [k for k in keys if not isinstance(ck, dict) or k not in ck]
+    if not missing and not (isinstance(ck['config'], dict) and 'model' in ck['config']): missing = ['config.model']
     if missing: raise UsageError(f'not an alexnet_train checkpoint (missing {missing})', path, 'give a file that alexnet_train wrote')
     return ck
 
@@ -380,16 +385,6 @@ def set_rng_state(s:dict):
     p = s['python']; random.setstate((p[0], tuple(p[1]), p[2]))
 
 # %% ../nbs/06_train.ipynb #edd27593
-def dropout_masks(model:nn.Module, # the single-device AlexNet (reads config['dropout'] and fc6's width)
-                  batch:int, # samples on this rank
-                  gen:torch.Generator, # the trainer's dropout generator (on `device`)
-                  device)->tuple|None:
-    "Masks (fc6, fc7) [batch, F] with values 0 or 1/(1-p) drawn from `gen`; None without dropout."
-    p = model.config['dropout']
-    if not p: return None
-    f = model.fc6.out_features
-    return tuple(torch.empty(batch, f, device=device).bernoulli_(1 - p, generator=gen).div_(1 - p) for _ in range(2))
-
 def dropout_generator(seed:int, rank:int, device)->torch.Generator:
     "The generator of one rank's dropout masks."
     g = torch.Generator(device=device); g.manual_seed(seed * 1000 + rank + 1); return g
@@ -465,7 +460,7 @@ def validate(model:nn.Module, # the network (any wrapper)
         for x, y in loader:
             if len(y) == 0: continue
             out = model(x).float()
-            s += torch.cat([F.cross_entropy(out, y, reduction='sum')[None], topk_correct(out, y), torch.tensor([len(y)], device=device)]).double()
+            s += torch.cat([F.cross_entropy(out, y, reduction='sum')[None], topk_hits(out, y).sum(0).float(), torch.tensor([len(y)], device=device)]).double()
     reduce_sum(s); n = max(s[3].item(), 1)
     return dict(val_loss=s[0].item()/n, val_top1_err=1 - s[1].item()/n, val_top5_err=1 - s[2].item()/n, val_n=int(s[3].item()))
 
@@ -696,7 +691,7 @@ def _train(cfg:TrainConfig, classes:dict)->dict:
                 for x, y in train_dl:
                     if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                        out = net(x, dropout_masks(model, len(y), gen, device))   # [b, classes]
+                        out = net(x, model.dropout_masks(len(y), gen, device))   # [b, classes]
                     loss = F.cross_entropy(out.float(), y)
                     opt.zero_grad(set_to_none=True); loss.backward()
                     step += 1
@@ -708,7 +703,7 @@ def _train(cfg:TrainConfig, classes:dict)->dict:
                                             todo=f"lower --lr or check the statistics file; the last good checkpoint is {good[-1] if good else 'none'} "
                                                  "(continue from it with --resume PATH)")
                     opt.step()
-                    sums += torch.cat([loss.detach()[None] * len(y), topk_correct(out.detach().float(), y, ks=(1,)), torch.tensor([len(y)], device=device)]).double()
+                    sums += torch.cat([loss.detach()[None] * len(y), topk_hits(out.detach().float(), y, (1,)).sum(0).float(), torch.tensor([len(y)], device=device)]).double()
                     bar.update(cfg.batch_size)
                     if main and step % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}', lr=f'{sched.lr:g}')
                     if step < steps and (flags[0] or flags[2]):
