@@ -397,6 +397,36 @@ def show_indices(n_total:int, # images in the split
     "Evenly spaced image indices: the manifest is sorted by class, so they come from different classes."
     return sorted(set(np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int).tolist()))
 
+# %% ../nbs/07_evaluate.ipynb #5c848f0b
+def _shown(model, val, idx:list, device, size:int)->tuple:
+    "The shown validation images (centre patch), their labels, ten-patch probabilities [n, K] and fc7 features [n, D]."
+    from PIL import Image
+    ims = [_read_image(val.files[i], size) for i in idx]                                        # what the centre patch shows
+    raw = torch.from_numpy(np.stack([np.asarray(Image.open(val.files[i]).convert('RGB')) for i in idx])).to(device)  # [n, 256, 256, 3]
+    y = [int(val.targets[i]) for i in idx]
+    with torch.no_grad():
+        x10 = val.aug.ten(raw).clone()                                                    # [n, 10, 3, 224, 224]
+        probs = softmax_average(model(x10.flatten(0, 1)).float().view(len(idx), 10, -1))  # [n, K]
+        qf = model.embed(val.aug.centre(raw).clone())                                     # [n, D] fc7
+    return ims, y, probs, qf
+
+def _train_features(model, tr, nn_pool:int, batch_size:int)->tuple:
+    "fc7 features [n, D] of the first `nn_pool` images `tr` yields (0: all) and their indices [n]; closes `tr`."
+    want = tr.num_samples if nn_pool <= 0 else min(nn_pool, tr.num_samples)
+    feats, where, n = [], [], 0
+    with torch.no_grad():
+        for x, _, i in progress(tr, total=math.ceil(want / batch_size), desc='fc7 of training images', unit='batch'):
+            feats.append(model.embed(x).float()); where.append(i); n += len(i)
+            if n >= want: break
+    tr.close()
+    return torch.cat(feats)[:want], torch.cat(where)[:want]
+
+def _log_path(checkpoint, ck:dict, log=None)->Path:
+    "The run's log.csv: the one given, else RUN/log.csv beside the checkpoints, else the one in the run directory the checkpoint names."
+    log = Path(log) if log else Path(checkpoint).resolve().parent.parent/'log.csv'
+    if not log.is_file() and ck['config'].get('run_dir'): log = Path(ck['config']['run_dir'])/'log.csv'
+    return log
+
 # %% ../nbs/07_evaluate.ipynb #2ec0f063
 def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
                  out:str|Path, # folder for the PNG files
@@ -415,7 +445,6 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
                  seed:int=0, # which training images make up the pool
                 )->dict: # {name: Path of the PNG}
     "Figures 3 and 4, the most confused pairs and the training curves, as PNG files in `out`."
-    from PIL import Image
     from alexnet_nb.augment import Loader
     from alexnet_nb.train import plot_curves, seed_reference
     device, out = torch.device(device), Path(out)
@@ -430,25 +459,12 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     size = model.config['input_size']
     val = Loader(data, split, st, 1, train=False, workers=0, device=str(device), crop=size)       # for its files, labels and BatchAugment
     idx = show_indices(val.num_samples, max(n_show, n_query))
-    ims = [_read_image(val.files[i], size) for i in idx]                                        # what the centre patch shows
-    raw = torch.from_numpy(np.stack([np.asarray(Image.open(val.files[i]).convert('RGB')) for i in idx])).to(device)  # [n, 256, 256, 3]
-    y = [int(val.targets[i]) for i in idx]
-    with torch.no_grad():
-        x10 = val.aug.ten(raw).clone()                                                    # [n, 10, 3, 224, 224]
-        probs = softmax_average(model(x10.flatten(0, 1)).float().view(len(idx), 10, -1))  # [n, K]
-        qf = model.embed(val.aug.centre(raw).clone())                                     # [n, D] fc7
+    ims, y, probs, qf = _shown(model, val, idx, device, size)
     sel = show_indices(len(idx), n_show)
     files['fig4_top5'] = _save(plot_top5([ims[i] for i in sel], probs[sel], [y[i] for i in sel], words), out/'fig4_top5.png')
 
     tr = Loader(data, 'train', st, batch_size, train=False, shuffle=True, seed=seed, workers=workers, device=str(device), return_index=True, crop=size)
-    want = tr.num_samples if nn_pool <= 0 else min(nn_pool, tr.num_samples)
-    feats, where, n = [], [], 0
-    with torch.no_grad():
-        for x, _, i in progress(tr, total=math.ceil(want / batch_size), desc='fc7 of training images', unit='batch'):
-            feats.append(model.embed(x).float()); where.append(i); n += len(i)
-            if n >= want: break
-    tr.close()
-    pool, where = torch.cat(feats)[:want], torch.cat(where)[:want]
+    pool, where = _train_features(model, tr, nn_pool, batch_size)
     qsel = show_indices(len(idx), n_query)
     _, nb = nearest(qf[qsel], pool, k)                                                    # [q, k] indices into pool
     nims = [[_read_image(tr.files[int(where[j])], size) for j in row] for row in nb.tolist()]
@@ -457,9 +473,7 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
 
     if confusion is None and (out/'confusion.pt').is_file(): confusion = torch.load(out/'confusion.pt', weights_only=True)
     if confusion is not None: files['confused_pairs'] = _save(plot_confused(confusion, words), out/'confused_pairs.png')
-
-    log = Path(log) if log else Path(checkpoint).resolve().parent.parent/'log.csv'
-    if not log.is_file() and ck['config'].get('run_dir'): log = Path(ck['config']['run_dir'])/'log.csv'
+    log = _log_path(checkpoint, ck, log)
     if log.is_file():
         hist = pd.read_csv(log).to_dict('records')
         if hist: files['curves'] = _save(plot_curves(hist, None, seed_reference()), out/'curves.png')
