@@ -17,10 +17,11 @@ __all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', '
            'TrainConfig', 'make_config', 'check_config', 'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule',
            'topk_hits', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
            'list_checkpoints', 'safe_load', 'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints',
-           'load_latest', 'rng_state', 'set_rng_state', 'dropout_generator', 'write_log', 'seed_reference',
-           'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside', 'resume_differences',
-           'NonFiniteLoss', 'flags_requested', 'write_checkpoint', 'atomic_write_json', 'setup_run', 'resume_state',
-           'save_checkpoint', 'train_epoch', 'end_epoch', 'train', 'settings_signature', 'main']
+           'load_latest', 'rng_state', 'set_rng_state', 'dropout_generator', 'dropout_masks', 'write_log',
+           'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
+           'resume_differences', 'NonFiniteLoss', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
+           'setup_run', 'resume_state', 'save_checkpoint', 'train_epoch', 'end_epoch', 'train', 'settings_signature',
+           'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
@@ -389,6 +390,10 @@ def dropout_generator(seed:int, rank:int, device)->torch.Generator:
     "The generator of one rank's dropout masks."
     g = torch.Generator(device=device); g.manual_seed(seed * 1000 + rank + 1); return g
 
+def dropout_masks(model:nn.Module, batch:int, gen:torch.Generator, device)->tuple|None:
+    "`model.dropout_masks(batch, gen, device)`: the old name, for benchmarks/gpu_train.py."
+    return model.dropout_masks(batch, gen, device)
+
 # %% ../nbs/06_train.ipynb #303e0052
 LOG_COLUMNS = ['epoch', 'time_s', 'lr', 'train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err', 'images_per_s']
 
@@ -498,12 +503,12 @@ def load_stats_file(path, # statistics file (`alexnet_stats`)
                    )->dict:
     "The statistics, loaded safely and checked (shapes, finite values, manifest); `UsageError` naming the file otherwise."
     from alexnet_nb.augment import load_stats
-    st = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
-    if not isinstance(st, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
-    try: st = load_stats(st)
+    from alexnet_nb.stats import check_stats
+    raw = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
+    if not isinstance(raw, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
+    try: st = load_stats(raw)                                      # shapes and scales the loader needs
     except (ValueError, TypeError) as ex: raise UsageError(f'not a usable statistics file: {_reason(ex)}', path, 'recompute it with alexnet_stats DATA') from None
-    for k in ('mean_image', 'eigvals', 'eigvecs'):
-        if not np.isfinite(np.asarray(st[k])).all(): raise UsageError(f'the statistics hold NaN or infinite values in {k}', path, 'recompute them with alexnet_stats DATA')
+    check_stats(raw, path)                                         # finite tensors: the check alexnet_stats applies
     want = st.get('manifest_sha256')
     if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and sha256_file(manifest) != want:
         raise UsageError(f'the statistics were computed from another manifest (sha256 {want[:12]}...) than {manifest}', path,

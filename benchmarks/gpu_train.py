@@ -30,7 +30,7 @@ def cpu_name():
 def make_step(cfg, batch, width, classes=1000):
     "A closure doing one training step on its argument batch; returns (step, model)."
     from alexnet_nb.model import AlexNet
-    from alexnet_nb.train import PaperSGD, param_groups, dropout_generator
+    from alexnet_nb.train import PaperSGD, param_groups, dropout_masks, dropout_generator
     torch.manual_seed(0)
     model = AlexNet(classes, width=width).cuda()
     if cfg['channels_last']: model = model.to(memory_format=torch.channels_last)
@@ -41,7 +41,7 @@ def make_step(cfg, batch, width, classes=1000):
     def step(x, y):
         if cfg['channels_last']: x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast('cuda', dtype=torch.bfloat16, enabled=cfg['bf16']):
-            out = net(x, model.dropout_masks(len(y), gen, "cuda"))
+            out = net(x, dropout_masks(model, len(y), gen, 'cuda'))
         loss = F.cross_entropy(out.float(), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         return loss
