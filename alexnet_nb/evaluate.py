@@ -11,10 +11,9 @@ from typing import Literal
 from .utils import atomic_write, progress, sha256_file, shared_dir, cli, UsageError
 
 # %% auto #0
-__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'topk_hits', 'Tally', 'load_model', 'evaluate',
-           'results_table', 'colourfulness', 'kernel_mosaic', 'plot_kernels', 'top5', 'nearest', 'plot_top5',
-           'plot_neighbours', 'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures',
-           'main']
+__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'Tally', 'load_model', 'evaluate', 'results_table',
+           'colourfulness', 'kernel_mosaic', 'plot_kernels', 'top5', 'nearest', 'plot_top5', 'plot_neighbours',
+           'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures', 'main']
 
 # %% ../nbs/07_evaluate.ipynb #05d1662f
 def softmax_average(logits:torch.Tensor, # [b, P, K]: logits of P patches of each of b images
@@ -30,15 +29,7 @@ def centre_index()->int:
     return next(i for i, (y, x, f) in enumerate(ten_crop_offsets()) if (y, x, f) == (c, c, False))
 
 # %% ../nbs/07_evaluate.ipynb #dca827b8
-def topk_hits(scores:torch.Tensor, # [b, K] logits or probabilities (any monotone score)
-              y:torch.Tensor, # [b] int64 labels
-              ks:tuple=(1, 5), # which k
-             )->torch.Tensor: # bool [b, len(ks)]
-    "Whether each label is among the top k scores, for each k."
-    k = min(max(ks), scores.shape[1])
-    top = scores.topk(k, dim=1).indices                          # [b, k]
-    hit = top == y[:, None]                                      # [b, k]
-    return torch.stack([hit[:, :min(kk, k)].any(1) for kk in ks], 1)
+from .train import topk_hits   # the one top-k count, shared with training
 
 # %% ../nbs/07_evaluate.ipynb #cba8fb37
 class Tally:
@@ -99,12 +90,9 @@ def load_model(path:str|Path, # a checkpoint written by alexnet_train
               )->tuple: # (AlexNet in eval mode, checkpoint dict)
     "Rebuild the trained `AlexNet` from a checkpoint (`weights_only=True`)."
     from alexnet_nb.model import AlexNet
-    from alexnet_nb.train import safe_load, _reason
+    from alexnet_nb.train import load_checkpoint, _reason
     path = Path(path)
-    ck = safe_load(path, 'checkpoint', 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
-    missing = [k for k in ('model', 'config', 'classes') if not isinstance(ck, dict) or k not in ck]
-    if missing or not isinstance(ck['config'], dict) or 'model' not in ck['config']:
-        raise UsageError(f"not an alexnet_train checkpoint (missing {missing or ['config.model']})", path, 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
+    ck = load_checkpoint(path, 'pass a file from RUN/checkpoints/ (e.g. best.pt)', keys=('model', 'config', 'classes'))
     try: model = AlexNet(**ck['config']['model']); model.load_state_dict(ck['model'])
     except (TypeError, ValueError, RuntimeError) as ex:
         raise UsageError(f"the checkpoint's weights do not fit its model settings ({_reason(ex)})", path, 'pass a checkpoint that alexnet_train wrote') from None
@@ -338,7 +326,8 @@ def _check_classes(ck:dict, data:Path):
     "The data root's class table must list the checkpoint's classes in the same order."
     p = data/'classes.csv'
     if not p.is_file(): return
-    w = pd.read_csv(p, keep_default_na=False)['wnid'].astype(str).tolist()
+    from alexnet_nb.train import _classes_table
+    w = _classes_table(p)['wnid']
     if w != list(ck['classes']['wnid']):
         raise UsageError(f"lists {len(w)} classes that differ from the checkpoint's {len(ck['classes']['wnid'])} (or are in another order), "
                          "so labels would mean different classes", p, 'evaluate on the data it was trained with')
@@ -408,6 +397,36 @@ def show_indices(n_total:int, # images in the split
     "Evenly spaced image indices: the manifest is sorted by class, so they come from different classes."
     return sorted(set(np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int).tolist()))
 
+# %% ../nbs/07_evaluate.ipynb #5c848f0b
+def _shown(model, val, idx:list, device, size:int)->tuple:
+    "The shown validation images (centre patch), their labels, ten-patch probabilities [n, K] and fc7 features [n, D]."
+    from PIL import Image
+    ims = [_read_image(val.files[i], size) for i in idx]                                        # what the centre patch shows
+    raw = torch.from_numpy(np.stack([np.asarray(Image.open(val.files[i]).convert('RGB')) for i in idx])).to(device)  # [n, 256, 256, 3]
+    y = [int(val.targets[i]) for i in idx]
+    with torch.no_grad():
+        x10 = val.aug.ten(raw).clone()                                                    # [n, 10, 3, 224, 224]
+        probs = softmax_average(model(x10.flatten(0, 1)).float().view(len(idx), 10, -1))  # [n, K]
+        qf = model.embed(val.aug.centre(raw).clone())                                     # [n, D] fc7
+    return ims, y, probs, qf
+
+def _train_features(model, tr, nn_pool:int, batch_size:int)->tuple:
+    "fc7 features [n, D] of the first `nn_pool` images `tr` yields (0: all) and their indices [n]; closes `tr`."
+    want = tr.num_samples if nn_pool <= 0 else min(nn_pool, tr.num_samples)
+    feats, where, n = [], [], 0
+    with torch.no_grad():
+        for x, _, i in progress(tr, total=math.ceil(want / batch_size), desc='fc7 of training images', unit='batch'):
+            feats.append(model.embed(x).float()); where.append(i); n += len(i)
+            if n >= want: break
+    tr.close()
+    return torch.cat(feats)[:want], torch.cat(where)[:want]
+
+def _log_path(checkpoint, ck:dict, log=None)->Path:
+    "The run's log.csv: the one given, else RUN/log.csv beside the checkpoints, else the one in the run directory the checkpoint names."
+    log = Path(log) if log else Path(checkpoint).resolve().parent.parent/'log.csv'
+    if not log.is_file() and ck['config'].get('run_dir'): log = Path(ck['config']['run_dir'])/'log.csv'
+    return log
+
 # %% ../nbs/07_evaluate.ipynb #2ec0f063
 def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
                  out:str|Path, # folder for the PNG files
@@ -426,7 +445,6 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
                  seed:int=0, # which training images make up the pool
                 )->dict: # {name: Path of the PNG}
     "Figures 3 and 4, the most confused pairs and the training curves, as PNG files in `out`."
-    from PIL import Image
     from alexnet_nb.augment import Loader
     from alexnet_nb.train import plot_curves, seed_reference
     device, out = torch.device(device), Path(out)
@@ -441,25 +459,12 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     size = model.config['input_size']
     val = Loader(data, split, st, 1, train=False, workers=0, device=str(device), crop=size)       # for its files, labels and BatchAugment
     idx = show_indices(val.num_samples, max(n_show, n_query))
-    ims = [_read_image(val.files[i], size) for i in idx]                                        # what the centre patch shows
-    raw = torch.from_numpy(np.stack([np.asarray(Image.open(val.files[i]).convert('RGB')) for i in idx])).to(device)  # [n, 256, 256, 3]
-    y = [int(val.targets[i]) for i in idx]
-    with torch.no_grad():
-        x10 = val.aug.ten(raw).clone()                                                    # [n, 10, 3, 224, 224]
-        probs = softmax_average(model(x10.flatten(0, 1)).float().view(len(idx), 10, -1))  # [n, K]
-        qf = model.embed(val.aug.centre(raw).clone())                                     # [n, D] fc7
+    ims, y, probs, qf = _shown(model, val, idx, device, size)
     sel = show_indices(len(idx), n_show)
     files['fig4_top5'] = _save(plot_top5([ims[i] for i in sel], probs[sel], [y[i] for i in sel], words), out/'fig4_top5.png')
 
     tr = Loader(data, 'train', st, batch_size, train=False, shuffle=True, seed=seed, workers=workers, device=str(device), return_index=True, crop=size)
-    want = tr.num_samples if nn_pool <= 0 else min(nn_pool, tr.num_samples)
-    feats, where, n = [], [], 0
-    with torch.no_grad():
-        for x, _, i in progress(tr, total=math.ceil(want / batch_size), desc='fc7 of training images', unit='batch'):
-            feats.append(model.embed(x).float()); where.append(i); n += len(i)
-            if n >= want: break
-    tr.close()
-    pool, where = torch.cat(feats)[:want], torch.cat(where)[:want]
+    pool, where = _train_features(model, tr, nn_pool, batch_size)
     qsel = show_indices(len(idx), n_query)
     _, nb = nearest(qf[qsel], pool, k)                                                    # [q, k] indices into pool
     nims = [[_read_image(tr.files[int(where[j])], size) for j in row] for row in nb.tolist()]
@@ -468,9 +473,7 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
 
     if confusion is None and (out/'confusion.pt').is_file(): confusion = torch.load(out/'confusion.pt', weights_only=True)
     if confusion is not None: files['confused_pairs'] = _save(plot_confused(confusion, words), out/'confused_pairs.png')
-
-    log = Path(log) if log else Path(checkpoint).resolve().parent.parent/'log.csv'
-    if not log.is_file() and ck['config'].get('run_dir'): log = Path(ck['config']['run_dir'])/'log.csv'
+    log = _log_path(checkpoint, ck, log)
     if log.is_file():
         hist = pd.read_csv(log).to_dict('records')
         if hist: files['curves'] = _save(plot_curves(hist, None, seed_reference()), out/'curves.png')

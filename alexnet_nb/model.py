@@ -3,10 +3,11 @@
 # %% ../nbs/04_model.ipynb #92fc519e
 from __future__ import annotations
 import contextlib, functools, torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['BIAS_ONE', 'LAYERS', 'lrn_paper', 'fast_lrn', 'FastLRN', 'PaperLRN', 'PerGroup', 'AlexNet', 'layer_shapes',
-           'count_params', 'Tower', 'TwoTowerAlexNet', 'to_two_tower', 'to_single']
+           'count_params', 'Tower', 'TwoTowerAlexNet']
 
 # %% ../nbs/04_model.ipynb #88ed3422
 def lrn_paper(a:torch.Tensor, # activities [B, N, H, W] (after ReLU)
@@ -187,22 +188,6 @@ class AlexNet(nn.Module):
         x = F.relu(self.conv4(x), inplace=True)                         # [B,384,13,13]
         return self.pool(F.relu(self.conv5(x), inplace=True))           # [B,256,13,13] -> [B,256,6,6]
 
-    def embed(self, x:torch.Tensor, masks=None)->torch.Tensor:
-        "fc7's activities after ReLU, before dropout: [B,4096] (the feature vectors of §6.1, Figure 4)."
-        h = F.relu(self.fc6(torch.flatten(self.features(x), 1)))        # [B,4096]
-        h = _dropout(h, self.config['dropout'], self.training, masks, 0)
-        return F.relu(self.fc7(h))                                       # [B,4096]
-
-    def forward(self, x:torch.Tensor, # images [B,3,S,S], S = input_size
-                masks:tuple|None=None, # optional (mask6, mask7) for fc6/fc7 dropout, from `dropout_masks` (tests)
-               )->torch.Tensor:
-        "Logits [B, num_classes]."
-        return self.fc8(_dropout(self.embed(x, masks), self.config['dropout'], self.training, masks, 1))
-
-    def dropout_masks(self, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
-        "Two dropout masks [B,4096] (values 0 or 1/(1-p)) to pass to `forward` so that two nets drop the same neurons."
-        return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
-
 # %% ../nbs/04_model.ipynb #db2913b1
 def _torch_alpha(cfg:dict)->float:
     "The config's LRN alpha in PyTorch's convention (multiplies the mean of the n squares)."
@@ -240,8 +225,29 @@ def _dropout(h, p, training, masks, i):
     return h * masks[i] if masks is not None else F.dropout(h, p, True)
 
 def _masks(batch, f, p, generator, device):
-    "Inverted-dropout masks for fc6 and fc7: keep with probability 1-p, scaled by 1/(1-p)."
-    return tuple(torch.bernoulli(torch.full((batch, f), 1 - p), generator=generator).div_(1 - p).to(device) for _ in range(2))
+    "Inverted-dropout masks (fc6, fc7) [batch, f]: 1/(1-p) with probability 1-p, else 0, drawn from `generator` on `device`; None without dropout."
+    if not p: return None
+    return tuple(torch.empty(batch, f, device=device).bernoulli_(1 - p, generator=generator).div_(1 - p) for _ in range(2))
+
+# %% ../nbs/04_model.ipynb #8036a6e1
+@patch
+def embed(self:AlexNet, x:torch.Tensor, masks=None)->torch.Tensor:
+    "fc7's activities after ReLU, before dropout: [B,4096] (the feature vectors of §6.1, Figure 4)."
+    h = F.relu(self.fc6(torch.flatten(self.features(x), 1)))        # [B,4096]
+    h = _dropout(h, self.config['dropout'], self.training, masks, 0)
+    return F.relu(self.fc7(h))                                       # [B,4096]
+
+@patch
+def forward(self:AlexNet, x:torch.Tensor, # images [B,3,S,S], S = input_size
+            masks:tuple|None=None, # optional (mask6, mask7) for fc6/fc7 dropout, from `dropout_masks` (tests)
+           )->torch.Tensor:
+    "Logits [B, num_classes]."
+    return self.fc8(_dropout(self.embed(x, masks), self.config['dropout'], self.training, masks, 1))
+
+@patch
+def dropout_masks(self:AlexNet, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
+    "Two dropout masks [B,4096] (values 0 or 1/(1-p)) to pass to `forward` so that two nets drop the same neurons."
+    return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
 
 # %% ../nbs/04_model.ipynb #b8d7c24e
 def layer_shapes(model:nn.Module, # an AlexNet (or any net with named children)
@@ -341,62 +347,62 @@ class TwoTowerAlexNet(nn.Module):
         h = [self.pool(F.relu(t.conv5(hi), inplace=True)) for t, hi in zip(T, h)]            # [B,128,6,6]
         return self._cross(h)[0] if cat else h
 
-    def _split_masks(self, masks):
-        "Each tower's columns of full-width masks (None stays None)."
-        if masks is None: return [None, None]
-        return [tuple(m[:, i * m.shape[1] // 2:(i + 1) * m.shape[1] // 2].to(t.device) for m in masks) for i, t in enumerate(self.towers)]
-
-    def _fc7(self, x, masks):
-        "Per-tower fc7 activities after ReLU (before dropout)."
-        p, T, ms = self.config['dropout'], self.towers, self._split_masks(masks)
-        h = [torch.flatten(hi, 1) for hi in self.features(x, cat=False)]                  # [B,4608] each
-        h = [_dropout(F.relu(t.fc6(hi)), p, self.training, m, 0) for t, hi, m in zip(T, self._cross(h), ms)]  # [B,2048]
-        return [F.relu(t.fc7(hi)) for t, hi in zip(T, self._cross(h))], ms                # [B,2048] each
-
-    def embed(self, x:torch.Tensor, masks=None)->torch.Tensor:
-        "fc7 activities after ReLU, before dropout: [B,4096] on tower 0's device."
-        return self._cross(self._fc7(x, masks)[0])[0]
-
-    def forward(self, x:torch.Tensor, # images [B,3,S,S]
-                masks:tuple|None=None, # optional full-width (mask6, mask7), as from `AlexNet.dropout_masks`
-               )->torch.Tensor:
-        "Logits [B, num_classes] on tower 0's device."
-        h, ms = self._fc7(x, masks); p = self.config['dropout']
-        h = [_dropout(hi, p, self.training, m, 1) for hi, m in zip(h, ms)]
-        return self._cross([t.fc8(hi) for t, hi in zip(self.towers, self._cross(h))])[0]  # [B,500] + [B,500]
-
-    def dropout_masks(self, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
-        "Full-width masks, as `AlexNet.dropout_masks`."
-        return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
-
-    @classmethod
-    def from_alexnet(cls, model:AlexNet, devices:tuple|None=None):
-        "The two-tower net with exactly `model`'s weights (every layer split by output units)."
-        tt = cls(**model.config).to(model.conv1.weight.dtype)
-        with torch.no_grad():
-            for name in LAYERS:
-                for p in ('weight', 'bias'):
-                    full = getattr(getattr(model, name), p)
-                    sizes = tt.splits if name == 'fc8' else [full.shape[0] // 2] * 2
-                    for t, part in zip(tt.towers, full.split(sizes)): getattr(getattr(t, name), p).copy_(part)
-        tt.train(model.training)
-        return tt.place(*devices) if devices is not None else tt.to(model.conv1.weight.device)
-
-    def to_alexnet(self)->AlexNet:
-        "The single-device `AlexNet` with exactly these weights, on tower 0's device."
-        m = AlexNet(**self.config).to(self.towers[0].device, self.towers[0].conv1.weight.dtype)
-        with torch.no_grad():
-            for name in LAYERS:
-                for p in ('weight', 'bias'):
-                    getattr(getattr(m, name), p).copy_(torch.cat([getattr(getattr(t, name), p).to(m.conv1.weight.device) for t in self.towers]))
-        return m.train(self.training)
-
 _ALEXNET_DEFAULTS = {k: v.default for k, v in __import__('inspect').signature(AlexNet.__init__).parameters.items() if k != 'self'}
 
-def to_two_tower(model:AlexNet, devices:tuple|None=None)->TwoTowerAlexNet:
-    "`TwoTowerAlexNet.from_alexnet`."
-    return TwoTowerAlexNet.from_alexnet(model, devices)
+# %% ../nbs/04_model.ipynb #4ddca8e5
+@patch
+def _split_masks(self:TwoTowerAlexNet, masks):
+    "Each tower's columns of full-width masks (None stays None)."
+    if masks is None: return [None, None]
+    return [tuple(m[:, i * m.shape[1] // 2:(i + 1) * m.shape[1] // 2].to(t.device) for m in masks) for i, t in enumerate(self.towers)]
 
-def to_single(model:TwoTowerAlexNet)->AlexNet:
-    "`TwoTowerAlexNet.to_alexnet`."
-    return model.to_alexnet()
+@patch
+def _fc7(self:TwoTowerAlexNet, x, masks):
+    "Per-tower fc7 activities after ReLU (before dropout)."
+    p, T, ms = self.config['dropout'], self.towers, self._split_masks(masks)
+    h = [torch.flatten(hi, 1) for hi in self.features(x, cat=False)]                  # [B,4608] each
+    h = [_dropout(F.relu(t.fc6(hi)), p, self.training, m, 0) for t, hi, m in zip(T, self._cross(h), ms)]  # [B,2048]
+    return [F.relu(t.fc7(hi)) for t, hi in zip(T, self._cross(h))], ms                # [B,2048] each
+
+@patch
+def embed(self:TwoTowerAlexNet, x:torch.Tensor, masks=None)->torch.Tensor:
+    "fc7 activities after ReLU, before dropout: [B,4096] on tower 0's device."
+    return self._cross(self._fc7(x, masks)[0])[0]
+
+@patch
+def forward(self:TwoTowerAlexNet, x:torch.Tensor, # images [B,3,S,S]
+            masks:tuple|None=None, # optional full-width (mask6, mask7), as from `AlexNet.dropout_masks`
+           )->torch.Tensor:
+    "Logits [B, num_classes] on tower 0's device."
+    h, ms = self._fc7(x, masks); p = self.config['dropout']
+    h = [_dropout(hi, p, self.training, m, 1) for hi, m in zip(h, ms)]
+    return self._cross([t.fc8(hi) for t, hi in zip(self.towers, self._cross(h))])[0]  # [B,500] + [B,500]
+
+@patch
+def dropout_masks(self:TwoTowerAlexNet, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
+    "Full-width masks, as `AlexNet.dropout_masks`."
+    return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
+
+# %% ../nbs/04_model.ipynb #07de3e93
+@patch(cls_method=True)
+def from_alexnet(cls:TwoTowerAlexNet, model:AlexNet, devices:tuple|None=None):
+    "The two-tower net with exactly `model`'s weights (every layer split by output units)."
+    tt = cls(**model.config).to(model.conv1.weight.dtype)
+    with torch.no_grad():
+        for name in LAYERS:
+            for p in ('weight', 'bias'):
+                full = getattr(getattr(model, name), p)
+                sizes = tt.splits if name == 'fc8' else [full.shape[0] // 2] * 2
+                for t, part in zip(tt.towers, full.split(sizes)): getattr(getattr(t, name), p).copy_(part)
+    tt.train(model.training)
+    return tt.place(*devices) if devices is not None else tt.to(model.conv1.weight.device)
+
+@patch
+def to_alexnet(self:TwoTowerAlexNet)->AlexNet:
+    "The single-device `AlexNet` with exactly these weights, on tower 0's device."
+    m = AlexNet(**self.config).to(self.towers[0].device, self.towers[0].conv1.weight.dtype)
+    with torch.no_grad():
+        for name in LAYERS:
+            for p in ('weight', 'bias'):
+                getattr(getattr(m, name), p).copy_(torch.cat([getattr(getattr(t, name), p).to(m.conv1.weight.device) for t in self.towers]))
+    return m.train(self.training)

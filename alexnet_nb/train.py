@@ -2,7 +2,7 @@
 
 # %% ../nbs/06_train.ipynb #8ee947f9
 from __future__ import annotations
-import contextlib, io, json, math, os, random, re, signal, socket, subprocess, sys, time, typing, warnings
+import contextlib, io, json, math, os, random, re, signal, socket, subprocess, sys, time, types, typing, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 from typing import Literal
@@ -15,12 +15,13 @@ from .utils import (atomic_write, atomic_torch_save, sha256_file, progress, shar
 # %% auto #0
 __all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE', 'MODEL_KEYS', 'RESUME_KEYS',
            'TrainConfig', 'make_config', 'check_config', 'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule',
-           'topk_correct', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
+           'topk_hits', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
            'list_checkpoints', 'safe_load', 'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints',
-           'load_latest', 'rng_state', 'set_rng_state', 'dropout_masks', 'dropout_generator', 'write_log',
+           'load_latest', 'rng_state', 'set_rng_state', 'dropout_generator', 'dropout_masks', 'write_log',
            'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
-           'resume_differences', 'NonFiniteLoss', 'train', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
-           'settings_signature', 'main']
+           'resume_differences', 'NonFiniteLoss', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
+           'setup_run', 'resume_state', 'save_checkpoint', 'train_epoch', 'end_epoch', 'train', 'settings_signature',
+           'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
@@ -194,14 +195,15 @@ class LRSchedule:
     def load_state_dict(self, d): self.__dict__.update(d); self.apply()
 
 # %% ../nbs/06_train.ipynb #524a9cf9
-def topk_correct(logits:torch.Tensor, # [b, classes]
-                 y:torch.Tensor, # [b] int64 labels
-                 ks=(1, 5)): # which k
-    "Number of samples whose label is in the top k outputs, for each k (a float tensor [len(ks)])."
-    k = min(max(ks), logits.shape[1])
-    top = logits.topk(k, dim=1).indices                    # [b, k]
-    hit = top == y[:, None]                                 # [b, k]
-    return torch.stack([hit[:, :min(kk, k)].any(1).sum() for kk in ks]).float()
+def topk_hits(scores:torch.Tensor, # [b, K] logits or probabilities (any monotone score)
+              y:torch.Tensor, # [b] int64 labels
+              ks:tuple=(1, 5), # which k
+             )->torch.Tensor: # bool [b, len(ks)]
+    "Whether each label is among the top k scores, for each k (training sums them; `Tally` counts them per class)."
+    k = min(max(ks), scores.shape[1])
+    top = scores.topk(k, dim=1).indices                          # [b, k]
+    hit = top == y[:, None]                                      # [b, k]
+    return torch.stack([hit[:, :min(kk, k)].any(1) for kk in ks], 1)
 
 # %% ../nbs/06_train.ipynb #f06fb4e3
 def parse_nodelist(s:str # a SLURM node list, e.g. 'gpu[01-03,07],login1'
@@ -308,10 +310,14 @@ def safe_load(path, # a file written with torch.save
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as ex: raise UsageError(f'cannot read the {what}: {_reason(ex)}', path, f'it is truncated, damaged or not a {what}; {todo}') from None
 
-def load_checkpoint(path)->dict:
-    "Load a checkpoint with `weights_only=True` and check it has every key; `UsageError` naming the file otherwise."
-    ck = safe_load(path, 'checkpoint', 'give another checkpoint of RUN/checkpoints/')
-    missing = [k for k in CKPT_KEYS if not isinstance(ck, dict) or k not in ck]
+def load_checkpoint(path, # a checkpoint written by alexnet_train
+                    todo:str='give another checkpoint of RUN/checkpoints/', # what to do if it is unreadable
+                    keys:tuple=CKPT_KEYS, # the keys it must have (evaluation needs only model, config, classes)
+                   )->dict:
+    "Load a checkpoint with `weights_only=True` and check it has `keys` and a model config; `UsageError` naming the file otherwise."
+    ck = safe_load(path, 'checkpoint', todo)
+    missing = [k for k in keys if not isinstance(ck, dict) or k not in ck]
+    if not missing and not (isinstance(ck['config'], dict) and 'model' in ck['config']): missing = ['config.model']
     if missing: raise UsageError(f'not an alexnet_train checkpoint (missing {missing})', path, 'give a file that alexnet_train wrote')
     return ck
 
@@ -380,19 +386,13 @@ def set_rng_state(s:dict):
     p = s['python']; random.setstate((p[0], tuple(p[1]), p[2]))
 
 # %% ../nbs/06_train.ipynb #edd27593
-def dropout_masks(model:nn.Module, # the single-device AlexNet (reads config['dropout'] and fc6's width)
-                  batch:int, # samples on this rank
-                  gen:torch.Generator, # the trainer's dropout generator (on `device`)
-                  device)->tuple|None:
-    "Masks (fc6, fc7) [batch, F] with values 0 or 1/(1-p) drawn from `gen`; None without dropout."
-    p = model.config['dropout']
-    if not p: return None
-    f = model.fc6.out_features
-    return tuple(torch.empty(batch, f, device=device).bernoulli_(1 - p, generator=gen).div_(1 - p) for _ in range(2))
-
 def dropout_generator(seed:int, rank:int, device)->torch.Generator:
     "The generator of one rank's dropout masks."
     g = torch.Generator(device=device); g.manual_seed(seed * 1000 + rank + 1); return g
+
+def dropout_masks(model:nn.Module, batch:int, gen:torch.Generator, device)->tuple|None:
+    "The trainer's masks for a step: `model.dropout_masks(batch, gen, device)` (one name the loop calls, which tests replace)."
+    return model.dropout_masks(batch, gen, device)
 
 # %% ../nbs/06_train.ipynb #303e0052
 LOG_COLUMNS = ['epoch', 'time_s', 'lr', 'train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err', 'images_per_s']
@@ -465,7 +465,7 @@ def validate(model:nn.Module, # the network (any wrapper)
         for x, y in loader:
             if len(y) == 0: continue
             out = model(x).float()
-            s += torch.cat([F.cross_entropy(out, y, reduction='sum')[None], topk_correct(out, y), torch.tensor([len(y)], device=device)]).double()
+            s += torch.cat([F.cross_entropy(out, y, reduction='sum')[None], topk_hits(out, y).sum(0).float(), torch.tensor([len(y)], device=device)]).double()
     reduce_sum(s); n = max(s[3].item(), 1)
     return dict(val_loss=s[0].item()/n, val_top1_err=1 - s[1].item()/n, val_top5_err=1 - s[2].item()/n, val_n=int(s[3].item()))
 
@@ -510,12 +510,12 @@ def load_stats_file(path, # statistics file (`alexnet_stats`)
                    )->dict:
     "The statistics, loaded safely and checked (shapes, finite values, manifest); `UsageError` naming the file otherwise."
     from alexnet_nb.augment import load_stats
-    st = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
-    if not isinstance(st, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
-    try: st = load_stats(st)
+    from alexnet_nb.stats import check_stats
+    raw = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
+    if not isinstance(raw, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
+    try: st = load_stats(raw)                                      # shapes and scales the loader needs
     except (ValueError, TypeError) as ex: raise UsageError(f'not a usable statistics file: {_reason(ex)}', path, 'recompute it with alexnet_stats DATA') from None
-    for k in ('mean_image', 'eigvals', 'eigvecs'):
-        if not np.isfinite(np.asarray(st[k])).all(): raise UsageError(f'the statistics hold NaN or infinite values in {k}', path, 'recompute them with alexnet_stats DATA')
+    check_stats(raw, path)                                         # finite tensors: the check alexnet_stats applies
     want = st.get('manifest_sha256')
     if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and want not in _manifest_ids(manifest):
         raise UsageError(f'the statistics were computed from another manifest (sha256 {want[:12]}...) than {manifest}', path,
@@ -538,6 +538,7 @@ def _check_inputs(cfg:TrainConfig, world_size:int):
                                             todo=f'give a multiple of {world_size}')
     return _classes_table(cfg.classes)
 
+# %% ../nbs/06_train.ipynb #56273554
 def _check_run_dir(run_dir:Path):
     "Make the run directory; `UsageError` if that is impossible or it is not writable."
     try: run_dir.mkdir(parents=True, exist_ok=True)
@@ -625,131 +626,6 @@ class NonFiniteLoss(AlexnetError):
     "The training loss became NaN or infinite (exit 65, EX_DATAERR)."
     exit_code = EXIT_DATAERR
 
-# %% ../nbs/06_train.ipynb #fd2e3378
-def train(cfg:TrainConfig # the settings (`make_config`)
-         )->dict:
-    "Train (or resume) a run, rank 0 holding the run directory's lock throughout; returns the summary, whose `status` is 'done' or 'preempted'."
-    classes = _check_inputs(cfg, dist_env()['world_size'])
-    run_dir = Path(cfg.run_dir)
-    with contextlib.ExitStack() as stack:
-        if dist_env()['rank'] == 0: _check_run_dir(run_dir); stack.enter_context(run_lock(run_dir))
-        return _train(cfg, classes)
-
-def _train(cfg:TrainConfig, classes:dict)->dict:
-    env, device = setup_distributed(cfg.device)
-    rank, world, main = env['rank'], env['world_size'], env['rank'] == 0
-    run_dir = Path(cfg.run_dir)
-    if cfg.deterministic: torch.use_deterministic_algorithms(True); os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-    if device.type == 'cuda': torch.backends.cudnn.benchmark = not cfg.deterministic
-    torch.manual_seed(cfg.seed)                                   # same initial weights on every rank
-    model = _build_model(cfg, len(classes['wnid'])).to(device)
-    if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model, cfg)
-    sched = LRSchedule(opt, cfg)
-    inputs = _inputs(cfg)
-    conf = {**asdict(cfg), 'model': dict(model.config), 'world_size': world, 'inputs': inputs}
-    stats_ref = inputs['stats']
-    ck, ck_path = _start_state(cfg, run_dir, rank)
-    changes = [] if ck is None else _check_resume(ck, ck_path, conf, cfg.allow_changes)
-    train_dl, val_dl = _loaders(cfg, env, device, model.config['input_size'])
-    steps = len(train_dl)
-    if steps == 0: raise UsageError(f'the training split has fewer images than one global batch ({cfg.batch_size})', cfg.data, 'lower --batch-size')
-    epoch, step, hist, best = 1, 0, [], None
-    sums = torch.zeros(3, dtype=torch.float64, device=device)     # loss sum, top-1 hits, n (this rank)
-    gen = dropout_generator(cfg.seed, rank, device)                # different masks on every rank
-    if ck is not None: _load_state(model, opt, sched, ck, ck_path, cfg)
-    conf['history'] = _history(run_dir, ck, ck_path, changes)
-    if main: atomic_write_json(conf, run_dir/'config.json')      # at every start, with the history of starts and changes
-    if ck is not None:
-        epoch, step, hist, best = ck['epoch'], ck['step'], ck['metrics']['history'], ck['metrics']['best']
-        rs = ck['rng']['ranks']
-        if len(rs) == world: set_rng_state(rs[rank]); gen.set_state(rs[rank]['dropout'])
-        else:
-            warnings.warn(f"checkpoint has RNG states for {len(rs)} ranks, now {world}: dropout is reseeded, so the run is no longer exact")
-            gen = dropout_generator(cfg.seed + 7919 * epoch + step, rank, device)
-        if step >= ck.get('steps_per_epoch', steps): epoch, step = epoch + 1, 0
-        elif main: sums += torch.tensor(ck['metrics']['running'], dtype=torch.float64, device=device)   # all ranks' sums, counted once
-        if main: print(f"resumed from {ck_path}: epoch {epoch}, step {step}/{steps}" + (f" with changes: {'; '.join(changes)}" if changes else ''), flush=True)
-    sched.apply()
-
-    net = model
-    if world > 1: net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
-    if cfg.compile: net = torch.compile(net)
-
-    def save(ep, st, running, is_best=False):
-        "Gather every rank's RNG state and the epoch's running sums, then rank 0 writes, verifies and prunes."
-        running = reduce_sum(running.clone())
-        mine = {**rng_state(), 'dropout': gen.get_state()}
-        states = [None] * world
-        if world > 1: dist.all_gather_object(states, mine)
-        else: states = [mine]
-        if main:
-            p = write_checkpoint(dict(model={k: v.detach().cpu() for k, v in model.state_dict().items()},
-                optimizer=opt.state_dict(), scheduler=sched.state_dict(), epoch=ep, step=st, steps_per_epoch=steps,
-                rng=dict(ranks=states), config=conf, classes=classes, stats=stats_ref,
-                metrics=dict(history=hist, best=best, running=running.tolist())), ckpt_path(run_dir, ep, st))
-            if is_best: _link_best(p, run_dir/'checkpoints'/'best.pt')
-            prune_checkpoints(run_dir, cfg.keep)
-        if world > 1: dist.barrier()
-        return ckpt_path(run_dir, ep, st)
-
-    last_save, status = time.time(), 'done'
-    try:
-        with StopSignals() as sig:
-            while epoch <= cfg.epochs:
-                net.train(); train_dl.set_epoch(epoch, step)
-                bar = progress(total=(steps - step) * cfg.batch_size, desc=f'epoch {epoch}/{cfg.epochs}', disable=not main)
-                t0, n0 = time.time(), step
-                for x, y in train_dl:
-                    if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                        out = net(x, dropout_masks(model, len(y), gen, device))   # [b, classes]
-                    loss = F.cross_entropy(out.float(), y)
-                    opt.zero_grad(set_to_none=True); loss.backward()
-                    step += 1
-                    due = (cfg.ckpt_every_steps and step % cfg.ckpt_every_steps == 0) or (cfg.ckpt_minutes and time.time() - last_save > 60 * cfg.ckpt_minutes)
-                    flags = reduce_max(torch.tensor([float(sig.requested), float(not torch.isfinite(loss)), float(bool(due))], device=device)).tolist()
-                    if flags[1]:
-                        good = scan_checkpoints(run_dir)[0] if main else []
-                        raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {epoch}, step {step}/{steps} (lr {sched.lr:g}); nothing was saved after it",
-                                            todo=f"lower --lr or check the statistics file; the last good checkpoint is {good[-1] if good else 'none'} "
-                                                 "(continue from it with --resume PATH)")
-                    opt.step()
-                    sums += torch.cat([loss.detach()[None] * len(y), topk_correct(out.detach().float(), y, ks=(1,)), torch.tensor([len(y)], device=device)]).double()
-                    bar.update(cfg.batch_size)
-                    if main and step % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}', lr=f'{sched.lr:g}')
-                    if step < steps and (flags[0] or flags[2]):
-                        p = save(epoch, step, sums); last_save = time.time()
-                        if flags[0]: status = 'preempted'; break
-                bar.close()
-                if status == 'preempted': break
-                t_train = time.time() - t0
-                tr = reduce_sum(sums.clone()); n = max(tr[2].item(), 1)
-                v = validate(model, val_dl, device, cfg.bf16)   # the plain module: no DDP hooks, no recompilation
-                row = dict(epoch=epoch, time_s=time.time() - t0, lr=sched.lr, train_loss=tr[0].item()/n, train_top1_err=1 - tr[1].item()/n,
-                           val_loss=v['val_loss'], val_top1_err=v['val_top1_err'], val_top5_err=v['val_top5_err'],
-                           images_per_s=(step - n0) * cfg.batch_size / max(t_train, 1e-9))
-                hist.append(row)
-                is_best = best is None or row['val_top1_err'] < best['val_top1_err']
-                if is_best: best = dict(row)
-                sched.step(epoch, row['val_top1_err'])
-                sums.zero_()
-                save(epoch, steps, sums, is_best); last_save = time.time()
-                if main:
-                    write_log(hist, run_dir/'log.csv'); plot_curves(hist, run_dir/'curves.png', seed_reference())
-                    print(f"epoch {epoch}: train loss {row['train_loss']:.4f} top-1 err {row['train_top1_err']:.3f} | val loss {row['val_loss']:.4f} "
-                          f"top-1 err {row['val_top1_err']:.3f} top-5 err {row['val_top5_err']:.3f} | {row['images_per_s']:.0f} img/s | lr {row['lr']:g}", flush=True)
-                epoch, step = epoch + 1, 0
-                if epoch <= cfg.epochs and flags_requested(sig, device): status = 'preempted'; break
-    finally:
-        train_dl.close(); val_dl.close()
-    summary = _summary(cfg, run_dir, hist, best, status, main)
-    if main and status == 'done': atomic_write_json(summary, run_dir/'metrics.json')
-    if main and status == 'preempted':   # for launchers that do not pass exit code 75 on (torchrun)
-        atomic_write_json(dict(signal=sig.signum, epoch=epoch, step=step, checkpoint=summary['latest_checkpoint']), run_dir/'PREEMPTED')
-    if world > 1: dist.barrier(); dist.destroy_process_group()
-    return summary
-
 # %% ../nbs/06_train.ipynb #adb6dc04
 def flags_requested(sig:StopSignals, device)->bool:
     "Whether any rank received a stop signal (all ranks must call this together)."
@@ -788,6 +664,171 @@ def _summary(cfg, run_dir, hist, best, status, main:bool=True):
                 best_checkpoint=str(run_dir/'checkpoints'/'best.pt'), latest_checkpoint=str(good[-1]) if good else None,
                 log=str(run_dir/'log.csv'), curves=str(run_dir/'curves.png'), config=str(run_dir/'config.json'),
                 train_time_s=sum(r['time_s'] for r in hist))
+
+# %% ../nbs/06_train.ipynb #c0eba09d
+def setup_run(cfg:TrainConfig, # the settings (`make_config`)
+              classes:dict, # the class table (`_classes_table`)
+             )->types.SimpleNamespace:
+    "The run's state: device, model, optimiser, schedule, loaders, config.json, and the checkpoint's state if it resumes."
+    env, device = setup_distributed(cfg.device)
+    r = types.SimpleNamespace(cfg=cfg, env=env, device=device, rank=env['rank'], world=env['world_size'], main=env['rank'] == 0,
+                              run_dir=Path(cfg.run_dir), classes=classes, status='done')
+    if cfg.deterministic: torch.use_deterministic_algorithms(True); os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    if device.type == 'cuda': torch.backends.cudnn.benchmark = not cfg.deterministic
+    torch.manual_seed(cfg.seed)                                   # same initial weights on every rank
+    r.model = _build_model(cfg, len(classes['wnid'])).to(device)
+    if cfg.channels_last: r.model = r.model.to(memory_format=torch.channels_last)
+    r.opt = make_optimizer(r.model, cfg)
+    r.sched = LRSchedule(r.opt, cfg)
+    inputs = _inputs(cfg)
+    r.conf = {**asdict(cfg), 'model': dict(r.model.config), 'world_size': r.world, 'inputs': inputs}
+    r.stats_ref = inputs['stats']
+    ck, ck_path = _start_state(cfg, r.run_dir, r.rank)
+    changes = [] if ck is None else _check_resume(ck, ck_path, r.conf, cfg.allow_changes)
+    r.train_dl, r.val_dl = _loaders(cfg, env, device, r.model.config['input_size'])
+    r.steps = len(r.train_dl)
+    if r.steps == 0: raise UsageError(f'the training split has fewer images than one global batch ({cfg.batch_size})', cfg.data, 'lower --batch-size')
+    r.epoch, r.step, r.hist, r.best = 1, 0, [], None
+    r.sums = torch.zeros(3, dtype=torch.float64, device=device)     # loss sum, top-1 hits, n (this rank)
+    r.gen = dropout_generator(cfg.seed, r.rank, device)              # different masks on every rank
+    if ck is not None: _load_state(r.model, r.opt, r.sched, ck, ck_path, cfg)
+    r.conf['history'] = _history(r.run_dir, ck, ck_path, changes)
+    if r.main: atomic_write_json(r.conf, r.run_dir/'config.json')  # at every start, with the history of starts and changes
+    if ck is not None: resume_state(r, ck, ck_path, changes)
+    r.sched.apply()
+    r.net = r.model
+    if r.world > 1: r.net = nn.parallel.DistributedDataParallel(r.model, device_ids=[device.index] if device.type == 'cuda' else None)
+    if cfg.compile: r.net = torch.compile(r.net)
+    r.last_save = time.time()
+    return r
+
+# %% ../nbs/06_train.ipynb #2b26f009
+def resume_state(r:types.SimpleNamespace, # the run (`setup_run`)
+                 ck:dict, # the checkpoint it continues from
+                 ck_path:Path, # where that checkpoint is
+                 changes:list=(), # settings changed since it was written (--allow-changes)
+                ):
+    "Continue where `ck` stopped: epoch and step, history, best row, every generator, and the epoch's running sums."
+    r.epoch, r.step, r.hist, r.best = ck['epoch'], ck['step'], ck['metrics']['history'], ck['metrics']['best']
+    rs = ck['rng']['ranks']
+    if len(rs) == r.world: set_rng_state(rs[r.rank]); r.gen.set_state(rs[r.rank]['dropout'])
+    else:
+        warnings.warn(f"checkpoint has RNG states for {len(rs)} ranks, now {r.world}: dropout is reseeded, so the run is no longer exact")
+        r.gen = dropout_generator(r.cfg.seed + 7919 * r.epoch + r.step, r.rank, r.device)
+    if r.step >= ck.get('steps_per_epoch', r.steps): r.epoch, r.step = r.epoch + 1, 0
+    elif r.main: r.sums += torch.tensor(ck['metrics']['running'], dtype=torch.float64, device=r.device)   # all ranks' sums, counted once
+    if r.main: print(f"resumed from {ck_path}: epoch {r.epoch}, step {r.step}/{r.steps}" + (f" with changes: {'; '.join(changes)}" if changes else ''), flush=True)
+
+# %% ../nbs/06_train.ipynb #b6c8ebda
+def save_checkpoint(r:types.SimpleNamespace, # the run (`setup_run`)
+                    epoch:int, step:int, # where the run stands
+                    is_best:bool=False, # also point best.pt at it
+                   )->Path:
+    "Gather every rank's RNG state and the epoch's running sums, then rank 0 writes, verifies and prunes."
+    running = reduce_sum(r.sums.clone())
+    mine = {**rng_state(), 'dropout': r.gen.get_state()}
+    states = [None] * r.world
+    if r.world > 1: dist.all_gather_object(states, mine)
+    else: states = [mine]
+    if r.main:
+        p = write_checkpoint(dict(model={k: v.detach().cpu() for k, v in r.model.state_dict().items()},
+            optimizer=r.opt.state_dict(), scheduler=r.sched.state_dict(), epoch=epoch, step=step, steps_per_epoch=r.steps,
+            rng=dict(ranks=states), config=r.conf, classes=r.classes, stats=r.stats_ref,
+            metrics=dict(history=r.hist, best=r.best, running=running.tolist())), ckpt_path(r.run_dir, epoch, step))
+        if is_best: _link_best(p, r.run_dir/'checkpoints'/'best.pt')
+        prune_checkpoints(r.run_dir, r.cfg.keep)
+    if r.world > 1: dist.barrier()
+    r.last_save = time.time()
+    return ckpt_path(r.run_dir, epoch, step)
+
+# %% ../nbs/06_train.ipynb #13be9a82
+def train_epoch(r:types.SimpleNamespace, # the run (`setup_run`)
+                sig:StopSignals, # stop requests
+               )->tuple: # (start time, start step)
+    "The remaining steps of epoch `r.epoch`: checkpoints when due; stops after a checkpoint on a signal (`r.status` 'preempted')."
+    cfg, device = r.cfg, r.device
+    r.net.train(); r.train_dl.set_epoch(r.epoch, r.step)
+    bar = progress(total=(r.steps - r.step) * cfg.batch_size, desc=f'epoch {r.epoch}/{cfg.epochs}', disable=not r.main)
+    t0, n0 = time.time(), r.step
+    for x, y in r.train_dl:
+        if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            out = r.net(x, dropout_masks(r.model, len(y), r.gen, device))   # [b, classes]
+        loss = F.cross_entropy(out.float(), y)
+        r.opt.zero_grad(set_to_none=True); loss.backward()
+        r.step += 1
+        due = (cfg.ckpt_every_steps and r.step % cfg.ckpt_every_steps == 0) or (cfg.ckpt_minutes and time.time() - r.last_save > 60 * cfg.ckpt_minutes)
+        flags = reduce_max(torch.tensor([float(sig.requested), float(not torch.isfinite(loss)), float(bool(due))], device=device)).tolist()
+        if flags[1]:
+            good = scan_checkpoints(r.run_dir)[0] if r.main else []
+            raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {r.epoch}, step {r.step}/{r.steps} (lr {r.sched.lr:g}); nothing was saved after it",
+                                todo=f"lower --lr or check the statistics file; the last good checkpoint is {good[-1] if good else 'none'} "
+                                     "(continue from it with --resume PATH)")
+        r.opt.step()
+        r.sums += torch.cat([loss.detach()[None] * len(y), topk_hits(out.detach().float(), y, (1,)).sum(0).float(), torch.tensor([len(y)], device=device)]).double()
+        bar.update(cfg.batch_size)
+        if r.main and r.step % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}', lr=f'{r.sched.lr:g}')
+        if r.step < r.steps and (flags[0] or flags[2]):
+            save_checkpoint(r, r.epoch, r.step)
+            if flags[0]: r.status = 'preempted'; break
+    bar.close()
+    return t0, n0
+
+# %% ../nbs/06_train.ipynb #00ce988b
+def end_epoch(r:types.SimpleNamespace, # the run (`setup_run`), after `train_epoch`
+              t0:float, n0:int, # start time and step of the epoch's training (`train_epoch`)
+             )->dict: # the epoch's log row
+    "Validate, append the log row, step the schedule, checkpoint (best.pt if best), write log.csv and curves.png."
+    t_train = time.time() - t0
+    tr = reduce_sum(r.sums.clone()); n = max(tr[2].item(), 1)
+    v = validate(r.model, r.val_dl, r.device, r.cfg.bf16)   # the plain module: no DDP hooks, no recompilation
+    row = dict(epoch=r.epoch, time_s=time.time() - t0, lr=r.sched.lr, train_loss=tr[0].item()/n, train_top1_err=1 - tr[1].item()/n,
+               val_loss=v['val_loss'], val_top1_err=v['val_top1_err'], val_top5_err=v['val_top5_err'],
+               images_per_s=(r.step - n0) * r.cfg.batch_size / max(t_train, 1e-9))
+    r.hist.append(row)
+    is_best = r.best is None or row['val_top1_err'] < r.best['val_top1_err']
+    if is_best: r.best = dict(row)
+    r.sched.step(r.epoch, row['val_top1_err'])
+    r.sums.zero_()
+    save_checkpoint(r, r.epoch, r.steps, is_best)
+    if r.main:
+        write_log(r.hist, r.run_dir/'log.csv'); plot_curves(r.hist, r.run_dir/'curves.png', seed_reference())
+        print(f"epoch {r.epoch}: train loss {row['train_loss']:.4f} top-1 err {row['train_top1_err']:.3f} | val loss {row['val_loss']:.4f} "
+              f"top-1 err {row['val_top1_err']:.3f} top-5 err {row['val_top5_err']:.3f} | {row['images_per_s']:.0f} img/s | lr {row['lr']:g}", flush=True)
+    r.epoch, r.step = r.epoch + 1, 0
+    return row
+
+# %% ../nbs/06_train.ipynb #a25b9633
+def train(cfg:TrainConfig # the settings (`make_config`)
+         )->dict:
+    "Train (or resume) a run, rank 0 holding the run directory's lock throughout; returns the summary, whose `status` is 'done' or 'preempted'."
+    classes = _check_inputs(cfg, dist_env()['world_size'])
+    run_dir = Path(cfg.run_dir)
+    with contextlib.ExitStack() as stack:
+        if dist_env()['rank'] == 0: _check_run_dir(run_dir); stack.enter_context(run_lock(run_dir))
+        return _train(cfg, classes)
+
+def _train(cfg:TrainConfig, classes:dict)->dict:
+    r = setup_run(cfg, classes)
+    try:
+        with StopSignals() as sig:
+            while r.epoch <= cfg.epochs:
+                t0, n0 = train_epoch(r, sig)
+                if r.status == 'preempted': break
+                end_epoch(r, t0, n0)
+                if r.epoch <= cfg.epochs and flags_requested(sig, r.device): r.status = 'preempted'; break
+    finally:
+        r.train_dl.close(); r.val_dl.close()
+    return _finish(r, sig)
+
+def _finish(r:types.SimpleNamespace, sig:StopSignals)->dict:
+    "The summary; metrics.json when done, PREEMPTED when stopped (for launchers that do not pass exit code 75 on)."
+    summary = _summary(r.cfg, r.run_dir, r.hist, r.best, r.status, r.main)
+    if r.main and r.status == 'done': atomic_write_json(summary, r.run_dir/'metrics.json')
+    if r.main and r.status == 'preempted':
+        atomic_write_json(dict(signal=sig.signum, epoch=r.epoch, step=r.step, checkpoint=summary['latest_checkpoint']), r.run_dir/'PREEMPTED')
+    if r.world > 1: dist.barrier(); dist.destroy_process_group()
+    return summary
 
 # %% ../nbs/06_train.ipynb #9d13703d
 def settings_signature(f):

@@ -112,10 +112,10 @@ def _train_rate(model, x, y, steps, dev, bf16):
 
 def step_two_tower(a, sz, dev):
     import torch
-    from alexnet_nb.model import AlexNet, to_two_tower
+    from alexnet_nb.model import AlexNet, TwoTowerAlexNet
     torch.manual_seed(0)
     single = AlexNet(1000, width=sz['width']).to(dev)
-    tt = to_two_tower(single, devices=(dev, dev))
+    tt = TwoTowerAlexNet.from_alexnet(single, devices=(dev, dev))
     x = torch.randn(sz['batch'], 3, 224, 224, device=dev); y = torch.randint(0, 1000, (sz['batch'],), device=dev)
     with torch.no_grad(): d = (single.eval()(x) - tt.eval()(x)).abs().max().item()
     single.train(); tt.train()
