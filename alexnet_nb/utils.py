@@ -2,13 +2,20 @@
 
 # %% ../nbs/90_utils.ipynb #1e0293f0
 from __future__ import annotations
-import hashlib, os, tempfile
+import hashlib, inspect, os, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['atomic_write', 'atomic_torch_save', 'sha256_file', 'progress', 'shared_dir']
+__all__ = ['EXIT_OK', 'EXIT_FAILURE', 'EXIT_USAGE', 'EXIT_DATAERR', 'EXIT_TEMPFAIL', 'EXIT_INTERRUPTED', 'current_umask',
+           'atomic_write', 'atomic_torch_save', 'sha256_file', 'progress', 'shared_dir', 'AlexnetError', 'UsageError',
+           'error_line', 'build_parser', 'normalise_argv', 'cli', 'check_disjoint', 'run_lock']
+
+# %% ../nbs/90_utils.ipynb #0fbfe175
+def current_umask()->int:
+    "The process's umask (read by setting it and putting it back)."
+    m = os.umask(0o022); os.umask(m); return m
 
 # %% ../nbs/90_utils.ipynb #c030ce26
 @contextmanager
@@ -19,6 +26,7 @@ def atomic_write(path:str|Path, # the final file name
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())   # mkstemp makes 0600; outputs follow the umask like any file
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
@@ -68,3 +76,135 @@ def shared_dir(*parts:str # path parts below the shared folder
             p = r.joinpath(*parts)
             return p if p.exists() else None
     return None
+
+# %% ../nbs/90_utils.ipynb #d3a02ad7
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATAERR, EXIT_TEMPFAIL, EXIT_INTERRUPTED = 0, 1, 2, 65, 75, 130
+
+class AlexnetError(Exception):
+    "A failure with one line for the user and an exit code (1 unless a subclass says otherwise)."
+    exit_code = EXIT_FAILURE
+    def __init__(self, what:str, # what is wrong
+                 file=None, # the file or folder it is about
+                 todo:str=''): # what the user should do
+        self.what, self.file, self.todo = what, file, todo
+        super().__init__(self.line())
+    def line(self): return f"{self.what}{f' ({self.file})' if self.file else ''}{f': {self.todo}' if self.todo else ''}"
+
+class UsageError(AlexnetError):
+    "Bad input or settings: exit 2."
+    exit_code = EXIT_USAGE
+
+# %% ../nbs/90_utils.ipynb #d100cc05
+_USER_OS_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
+
+def error_line(ex:BaseException # the exception to report
+              )->tuple[str, int]:
+    "The one line (without the program name) and the exit code for `ex`."
+    if isinstance(ex, KeyboardInterrupt): return 'interrupted: rerun the same command to continue where it stopped', EXIT_INTERRUPTED
+    if isinstance(ex, AlexnetError): msg, code = ex.line(), ex.exit_code
+    elif isinstance(ex, OSError) and ex.strerror:
+        where = ex.filename if ex.filename is not None else ''
+        todo = 'check the path and its permissions' if isinstance(ex, _USER_OS_ERRORS) else 'fix the cause and rerun the same command'
+        msg, code = f"{ex.strerror}{f' ({where})' if where else ''}: {todo}", EXIT_USAGE if isinstance(ex, _USER_OS_ERRORS) else EXIT_FAILURE
+    elif isinstance(ex, (ValueError, *_USER_OS_ERRORS)): msg, code = str(ex), EXIT_USAGE
+    else: msg, code = f"{type(ex).__name__}: {ex} (rerun with --debug for the traceback)", getattr(ex, 'exit_code', EXIT_FAILURE)
+    return ' '.join(str(msg).split()), code      # one line, whatever the message held
+
+# %% ../nbs/90_utils.ipynb #60302450
+def _flag(name): return '--' + name.replace('_', '-')
+
+def build_parser(f, # the function whose signature and docments describe the command
+                 prog:str): # the command's name
+    "An `argparse` parser for `f`: positionals for parameters without defaults, `--dashed-flags` for the rest."
+    import argparse, inspect, types, typing
+    from fastcore.docments import docments
+    docs = docments(f, full=True)
+    try: hints = typing.get_type_hints(f)      # annotations may be strings (`from __future__ import annotations`)
+    except Exception: hints = {}
+    p = argparse.ArgumentParser(prog=prog, description=(f.__doc__ or '').strip(),
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for name, d in docs.items():
+        if name == 'return': continue
+        anno, default, helptext = hints.get(name, d['anno']), d['default'], d['docment'] or ''
+        if typing.get_origin(anno) in (typing.Union, types.UnionType):   # `int|None` parses as int
+            anno = next((a for a in typing.get_args(anno) if a is not type(None)), str)
+        kw = dict(help=helptext)
+        if typing.get_origin(anno) is typing.Literal:
+            kw['choices'] = list(typing.get_args(anno)); kw['type'] = type(kw['choices'][0])
+        elif typing.get_origin(anno) is list: kw['nargs'] = '+'; kw['type'] = (typing.get_args(anno) or (str,))[0]
+        elif anno in (int, float, str): kw['type'] = anno
+        if default is inspect.Parameter.empty: p.add_argument(name, **kw); continue
+        if anno is bool:
+            kw.pop('type', None)
+            p.add_argument(_flag(name), dest=name, default=default, help=helptext,
+                           action=argparse.BooleanOptionalAction if default else 'store_true')
+        else:
+            if anno is inspect.Parameter.empty and default is not None: kw['type'] = type(default)
+            p.add_argument(_flag(name), dest=name, default=default, **kw)
+    if 'quiet' not in docs: p.add_argument('--quiet', action='store_true', help='no progress bars or summaries')
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error (also ALEXNET_DEBUG=1)')
+    return p
+
+def normalise_argv(argv:list[str] # command-line words
+                  )->list[str]:
+    "Accept `--num_shards` for `--num-shards` (and `--a_b=1`): flags are dashed, values untouched."
+    import re
+    return [re.sub(r'^--[^=]+', lambda m: '--' + m[0][2:].replace('_', '-'), a) if a.startswith('--') and a != '--' else a
+            for a in argv]
+
+# %% ../nbs/90_utils.ipynb #b1fde984
+def cli(prog:str # the command's name, printed before every error
+       ):
+    "Decorator: `main()` parses `sys.argv` (see `build_parser`), runs, and maps errors to one line and an exit code."
+    import functools, sys
+    def deco(f):
+        def run(argv:list[str]|None=None)->int:
+            p = build_parser(f, prog)
+            ns = vars(p.parse_args(normalise_argv(sys.argv[1:] if argv is None else [str(a) for a in argv])))
+            debug = ns.pop('debug') or bool(os.environ.get('ALEXNET_DEBUG'))
+            if 'quiet' not in inspect.signature(f).parameters and ns.pop('quiet'): os.environ['ALEXNET_NO_PROGRESS'] = '1'
+            try: rc = f(**ns)
+            except SystemExit: raise
+            except BaseException as ex:
+                if debug: raise
+                line, rc = error_line(ex)
+                print(f'{prog}: error: {line}' if rc != EXIT_INTERRUPTED else f'{prog}: {line}', file=sys.stderr, flush=True)
+            return rc if isinstance(rc, int) else EXIT_OK
+        @functools.wraps(f)
+        def main(*args, **kwargs):
+            return f(*args, **kwargs) if args or kwargs else run()
+        main.run, main.parser = run, lambda: build_parser(f, prog)
+        return main
+    return deco
+
+# %% ../nbs/90_utils.ipynb #5971cc5c
+def check_disjoint(src:str|Path, # a folder or file that is only read
+                   dst:str|Path, # a folder that is written
+                   what:str='output'): # how the user calls `dst`
+    "Raise `UsageError` if `dst` is `src`, inside it, or holds it (symbolic links resolved)."
+    s, d = Path(src).resolve(), Path(dst).resolve()
+    if s == d or s in d.parents or d in s.parents:
+        raise UsageError(f'the {what} folder {"is" if s == d else "overlaps"} the source {s}', d,
+                         f'choose an {what} folder outside the source (sources are never written)')
+
+# %% ../nbs/90_utils.ipynb #b6fdcc00
+@contextmanager
+def run_lock(run_dir:str|Path, # the folder to lock
+             quiet:bool=False): # no note when a stale lock is taken over
+    "Hold an exclusive lock on `run_dir/.lock` for the block; `UsageError` naming the holder if another process has it."
+    import fcntl, socket, sys
+    path = Path(run_dir)/'.lock'; path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors='replace').strip() or 'another process'
+            raise UsageError(f'the run directory is in use by {holder}', run_dir,
+                             'wait for that run to end, or give another --run-dir') from None
+        old = os.pread(fd, 200, 0).decode(errors='replace').strip()
+        if old and not quiet: print(f'note: taking over the lock left by {old}, which is no longer running', file=sys.stderr)
+        me = f'host {socket.gethostname()} pid {os.getpid()}'.encode()
+        os.ftruncate(fd, 0); os.pwrite(fd, me, 0)
+        try: yield path
+        finally: os.ftruncate(fd, 0)
+    finally: os.close(fd)      # closing the descriptor releases the lock
