@@ -5,9 +5,10 @@ from __future__ import annotations
 import json, sys
 from pathlib import Path
 import numpy as np, torch
+from .utils import cli, UsageError, EXIT_OK, EXIT_USAGE
 
 # %% auto #0
-__all__ = ['photo_256', 'Predictor', 'predict', 'plot_prediction', 'main', 'cli', 'model_card']
+__all__ = ['photo_256', 'Predictor', 'predict', 'plot_prediction', 'main', 'model_card']
 
 # %% ../nbs/09_predict.ipynb #5eac5e7e
 def photo_256(path:str|Path, # a photo: JPEG, PNG, WebP, ... (RGB, CMYK or grayscale, any size)
@@ -101,54 +102,32 @@ def _line(r:dict)->str:
 
 def _device(device:str)->str: return ('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device
 
+@cli('alexnet_predict')
 def main(checkpoint:str, # alexnet_train checkpoint (e.g. demo/run/checkpoints/best.pt)
-         images:str, # photos to classify (JPEG, PNG, WebP, ...); several may be given
+         images:list[str], # photos to classify (JPEG, PNG, WebP, ...)
          ten_crop:bool=False, # average the ten patches of §4.1 (default: the centre patch)
          top:int=5, # how many classes to print per photo
-         json_out:bool=False, # print JSON instead of one line per photo (--json)
+         json:bool=False, # print one JSON list instead of one line per photo
          stats:str=None, # statistics file (default: the one the run trained with)
          batch_size:int=32, # photos per forward pass
          device:str='auto', # 'auto', 'cpu', 'cuda' or 'cuda:N'
         ):
     "Classify photos with a trained checkpoint: the top-k classes and their probabilities."
+    import json as _json
     files = [images] if isinstance(images, (str, Path)) else list(images)
-    try:
-        if top < 1: raise ValueError(f"--top must be at least 1, got {top}")
-        pr = Predictor(checkpoint, stats, _device(device))
-    except (FileNotFoundError, ValueError) as e:
-        print(f'alexnet_predict: error: {e}', file=sys.stderr); return 2
-    out, rc = [], 0
+    if top < 1: raise UsageError(f"--top must be at least 1, got {top}", todo='give a positive number')
+    pr = Predictor(checkpoint, stats, _device(device))
+    out, rc = [], EXIT_OK
     for r in predict(pr, files, top, ten_crop, batch_size):
-        if 'error' in r: print(f"alexnet_predict: error: {r['error']}", file=sys.stderr); rc = 2; continue
-        if json_out: out.append(r)
+        if 'error' in r: print(f"alexnet_predict: error: {r['error']}", file=sys.stderr, flush=True); rc = EXIT_USAGE; continue
+        if json: out.append(r)
         else: print(_line(r), flush=True)
-    if json_out: print(json.dumps(out, indent=1))
+    if json: print(_json.dumps(out, indent=1))
     return rc
-
-# %% ../nbs/09_predict.ipynb #7eaaf8be
-def _parse(argv:list)->dict:
-    "`main`'s arguments from a command line (IMAGE may be repeated; `--json`, `--ten-crop`, `--batch-size` ...)."
-    import argparse
-    from fastcore.docments import docments
-    doc = docments(main)
-    p = argparse.ArgumentParser('alexnet_predict', description=main.__doc__)
-    p.add_argument('checkpoint', help=doc['checkpoint'])
-    p.add_argument('images', nargs='+', metavar='IMAGE', help=doc['images'])
-    p.add_argument('--ten-crop', '--ten_crop', action='store_true', help=doc['ten_crop'])
-    p.add_argument('--top', type=int, default=5, help=doc['top'])
-    p.add_argument('--json', dest='json_out', action='store_true', help=doc['json_out'])
-    p.add_argument('--stats', help=doc['stats'])
-    p.add_argument('--batch-size', '--batch_size', type=int, default=32, help=doc['batch_size'])
-    p.add_argument('--device', default='auto', help=doc['device'])
-    return vars(p.parse_args(argv))
-
-def cli(argv:list|None=None)->int:
-    "The `alexnet_predict` console script."
-    return main(**_parse(sys.argv[1:] if argv is None else argv))
 
 # %% ../nbs/09_predict.ipynb #c831cc56
 #| eval: false
-if __name__ == '__main__': sys.exit(cli())
+if __name__ == '__main__': sys.exit(main())
 
 # %% ../nbs/09_predict.ipynb #50180a24
 def model_card(checkpoint:str|Path, # a checkpoint written by alexnet_train
