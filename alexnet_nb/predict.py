@@ -8,7 +8,7 @@ import numpy as np, torch
 from .utils import cli, UsageError, EXIT_OK, EXIT_USAGE
 
 # %% auto #0
-__all__ = ['photo_256', 'Predictor', 'predict', 'plot_prediction', 'main', 'model_card']
+__all__ = ['photo_256', 'Predictor', 'predict', 'plot_prediction', 'main', 'pipeline_strip', 'model_card']
 
 # %% ../nbs/09_predict.ipynb #5eac5e7e
 def photo_256(path:str|Path, # a photo: JPEG, PNG, WebP, ... (RGB, CMYK or grayscale, any size)
@@ -128,6 +128,42 @@ def main(checkpoint:str, # alexnet_train checkpoint (e.g. demo/run/checkpoints/b
 # %% ../nbs/09_predict.ipynb #c831cc56
 #| eval: false
 if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/09_predict.ipynb #16567319
+def pipeline_strip(photo:str|Path, # a photo file
+                   predictor:Predictor|None=None, # a trained checkpoint (None: show the ten test patches instead)
+                   eigvals=None, eigvecs=None, # colour PCA of the training set (None: ImageNet's)
+                   seed:int=0, # which training patches are drawn
+                  ):
+    "Raw photo -> 256x256 crop -> augmented training patches -> prediction, as one matplotlib Figure."
+    from matplotlib.figure import Figure
+    from PIL import Image
+    from alexnet_nb.augment import (IMAGENET_EIGVALS, IMAGENET_EIGVECS, crop, draw, hflip, pca_shift, ten_crops)
+    raw, sq = np.asarray(Image.open(photo).convert('RGB')), photo_256(photo)          # [H, W, 3], [256, 256, 3]
+    d = draw(seed, 0, np.arange(3), pca_std=0.3)                                      # 3x the paper's 0.1, to be visible
+    ev, evec = (IMAGENET_EIGVALS, IMAGENET_EIGVECS) if eigvals is None else (eigvals, eigvecs)
+    sh = pca_shift(d.alpha, ev, evec)                                                 # [3, 3] RGB shifts
+    patches = [np.clip(hflip(crop(sq, y, x), f).astype(np.float32) + s, 0, 255).astype(np.uint8)
+               for y, x, f, s in zip(d.dy, d.dx, d.flip, sh)]
+    fig = Figure(figsize=(13, 2.9), layout='constrained')
+    ax = fig.subplots(1, 7, width_ratios=[raw.shape[1] / raw.shape[0], 1, .8, .8, .8, .25, 1.9])
+    ax[0].imshow(raw); ax[0].set_title(f'photo {raw.shape[1]}x{raw.shape[0]}', fontsize=9)
+    ax[1].imshow(sq); ax[1].set_title('256x256 (§2)', fontsize=9)
+    for a, pt, (y, x, f) in zip(ax[2:5], patches, zip(d.dy, d.dx, d.flip)):
+        a.imshow(pt); a.set_title(f'patch ({y},{x}){" flipped" if f else ""}', fontsize=8)
+    ax[3].set_xlabel('training patches + colour noise (§4.1)', fontsize=9)
+    for a in ax[:6]: a.set_xticks([]); a.set_yticks([])
+    ax[5].set_axis_off(); ax[5].text(.5, .5, '→', fontsize=26, ha='center', va='center')
+    b = ax[-1]
+    if predictor is not None:
+        top = next(predict(predictor, [photo], 5, True))['top'][::-1]
+        b.barh(range(len(top)), [100 * t['p'] for t in top], color=['0.6'] * (len(top) - 1) + ['C0'])
+        b.set_yticks(range(len(top)), [t['words'].split(',')[0][:24] for t in top], fontsize=8)
+        b.set_xlim(0, 100); b.set_xlabel('probability (%)', fontsize=8); b.set_title('prediction: 10 patches averaged', fontsize=9)
+    else:
+        b.imshow(np.concatenate([np.concatenate(list(r), 1) for r in ten_crops(sq).reshape(2, 5, 224, 224, 3)], 0))
+        b.set_xticks([]); b.set_yticks([]); b.set_title('the ten test patches (§4.1)', fontsize=9)
+    return fig
 
 # %% ../nbs/09_predict.ipynb #50180a24
 def model_card(checkpoint:str|Path, # a checkpoint written by alexnet_train

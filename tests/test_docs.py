@@ -4,8 +4,11 @@ Serves `docs/` on 127.0.0.1 (a free port), loads EVERY page in headless Chromium
 DevTools protocol (a small stdlib websocket client below; no extra dependency), and checks each
 page: its title (from the notebook's front matter) in `<title>` and `<h1>`, no raw `#|` directive
 lines, no front matter or `{target="_blank"}` shown as text, no console errors or exceptions, no
-failed requests, KaTeX without errors, and a navigation bar that links every page. Screenshots of
-the home page and a module page go to `build/screenshots/`.
+failed requests, KaTeX without errors, and a navigation bar that links every page. Every stage page
+shows at least one loaded figure, and the home page its pipeline strip; when `make demo` has run
+before the build, the home page also shows the demo's figures, results table and model card, and no
+page says the demo has not been run. Screenshots of the home page and a module page go to
+`build/screenshots/`.
 
 `docs/` is built with `tools/build_docs.py` first when it is missing or older than a notebook
 (`make test` runs `make docs` before pytest, so normally it is fresh). Set `ALEXNET_DOCS_REBUILD=1` to rebuild it anyway.
@@ -22,6 +25,8 @@ sys.path.insert(0, str(ROOT/'tools'))
 import build_docs as bd                                   # noqa: E402  (notebook list, front matter, page names)
 
 SHOTS = ROOT/'build'/'screenshots'
+DEMO_RESULTS = ROOT/'demo'/'eval'/'results.md'                 # written by the last step of `make demo`
+DEMO_FIGURES = ('fig3_conv1', 'fig4_top5', 'fig4_neighbours', 'curves')   # what the home page shows from it
 BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 
 def find_browser() -> str|None:
@@ -206,6 +211,7 @@ def site() -> Path:
     index = docs/'index.html'
     stale = not index.exists() or any(not (docs/p['href']).exists() or
                                       (cfg.nbs_path/p['nb']).stat().st_mtime > index.stat().st_mtime for p in PAGES)
+    if index.exists() and DEMO_RESULTS.exists() and DEMO_RESULTS.stat().st_mtime > index.stat().st_mtime: stale = True   # the demo ran since
     if stale: print('docs/ is missing or older than nbs/: building it with tools/build_docs.py')
     if os.environ.get('ALEXNET_DOCS_REBUILD') == '1' or stale:
         r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py')], cwd=ROOT, capture_output=True, text=True)
@@ -249,6 +255,10 @@ PROBE = r"""(async () => {
     katex_errors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.getAttribute('title') || e.innerText).slice(0, 5),
     raw_math: (ptext.match(/\$\$|\\\(|\\\[/g) || []).length,
     broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.src || '').slice(0, 80)),
+    figures: imgs.filter(i => i.complete && i.naturalWidth >= 100 && i.naturalHeight >= 50).length,   // loaded, not an icon
+    tables: Array.from(main.querySelectorAll('table')).map(t => t.innerText.slice(0, 3000)),
+    model_card: /Model card/.test(text) && /Intended use/.test(text) && /Limits/.test(text),
+    not_run: (text.match(/[^.\n]*has not been run[^.\n]*/g) || []).slice(0, 3),
     code_blocks: document.querySelectorAll('pre').length,
     highlighted: document.querySelectorAll('.highlight span, .sourceCode span').length,
     ids, links, nav,
@@ -297,6 +307,30 @@ def test_page(page, loaded):
     assert not info['raw_math'], f'{href}: {info["raw_math"]} math delimiters left untypeset ($$, \\( or \\[)'
     assert not info['broken_images'], f"{href}: images that did not load: {info['broken_images']}"
     if info['code_blocks']: assert info['highlighted'], f'{href}: code is not syntax-highlighted'
+
+STAGES = [p for p in PAGES if re.match(r'\d\d_', Path(p['nb']).name) and int(Path(p['nb']).name[:2]) < 90]
+
+@pytest.mark.parametrize('page', STAGES, ids=[p['href'] for p in STAGES])
+def test_stage_page_has_a_figure(page, loaded):
+    "Every stage's page (01 to 89) shows at least one loaded figure, with or without ../shared and the demo."
+    info = loaded[page['href']]
+    assert info['figures'] >= 1, f"{page['href']}: no figure loaded (images: {info['figures']}, broken: {info['broken_images']})"
+
+def test_home_page_pipeline_strip(loaded):
+    "The home page has its pipeline strip (a real photo at each stage) even when the demo has not been run."
+    assert loaded['index.html']['figures'] >= 1, 'index.html: no figure (the pipeline strip is missing)'
+
+def test_demo_on_the_site(loaded):
+    "When `make demo` has run before the build: its figures, results table and model card are on the home page, and no page says it has not been run."
+    if not DEMO_RESULTS.exists(): pytest.skip(f'{DEMO_RESULTS} not found: the demo has not been run here (make demo)')
+    home = loaded['index.html']
+    n_demo = sum((DEMO_RESULTS.parent/f'{f}.png').exists() for f in DEMO_FIGURES)
+    assert n_demo == len(DEMO_FIGURES), f'make demo did not write all of {DEMO_FIGURES} into {DEMO_RESULTS.parent}'
+    assert home['figures'] >= 1 + n_demo, f"index.html shows {home['figures']} figures, expected the strip and {n_demo} demo figures"
+    assert any('best.pt' in t and 'measured' in t for t in home['tables']), 'index.html: no results table with the demo row'
+    assert home['model_card'], 'index.html: no model card (its heading, intended use and limits)'
+    said = {href: info['not_run'] for href, info in loaded.items() if info['not_run']}
+    assert not said, f'pages that say the demo has not been run although it has: {said}'
 
 def test_navigation_links_every_page(loaded):
     "The navigation bar of every page links every page, in notebook order."
