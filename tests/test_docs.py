@@ -1,7 +1,7 @@
 """The documentation site in a real browser.
 
 Serves `docs/` on 127.0.0.1 (a free port), loads EVERY page in headless Chromium through the
-DevTools protocol (a small stdlib websocket client below; no extra dependency), and checks each
+DevTools protocol (websocket-client, which jupyter_server already installs), and checks each
 page: its title (from the notebook's front matter) in `<title>` and `<h1>`, no raw `#|` directive
 lines, no front matter or `{target="_blank"}` shown as text, no console errors or exceptions, no
 failed requests, KaTeX without errors, and a navigation bar that links every page. Every stage page
@@ -15,10 +15,11 @@ page says the demo has not been run. Screenshots of the home page and a module p
 Where no Chromium is installed the tests skip, saying so.
 """
 from __future__ import annotations
-import base64, functools, http.server, json, os, re, shutil, socket, struct, subprocess, sys, tempfile
+import base64, functools, http.server, json, os, re, shutil, subprocess, sys, tempfile
 import threading, time, warnings
 from pathlib import Path
 import pytest
+import websocket                                          # websocket-client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
@@ -48,60 +49,6 @@ def expected_pages() -> list[dict]:
 
 PAGES = expected_pages()
 
-# --------------------------------------------------------------------------------------------
-# a minimal websocket client (RFC 6455), enough for the DevTools protocol
-# --------------------------------------------------------------------------------------------
-class WebSocket:
-    def __init__(self, url:str, timeout:float=30):
-        m = re.match(r'ws://([^/:]+):(\d+)(/.*)', url)
-        host, port, path = m.group(1), int(m.group(2)), m.group(3)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f'GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
-                           f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n').encode())
-        resp = b''
-        while b'\r\n\r\n' not in resp:
-            chunk = self.sock.recv(4096)
-            if not chunk: raise ConnectionError('DevTools closed the connection during the handshake')
-            resp += chunk
-        head, self.buf = resp.split(b'\r\n\r\n', 1)
-        if b' 101 ' not in head.split(b'\r\n')[0]: raise ConnectionError(f'websocket handshake failed: {head[:200]!r}')
-
-    def _read(self, n:int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(max(65536, n - len(self.buf)))
-            if not chunk: raise ConnectionError('DevTools closed the connection')
-            self.buf += chunk
-        res, self.buf = self.buf[:n], self.buf[n:]
-        return res
-
-    def send(self, text:str):
-        data, mask = text.encode(), os.urandom(4)
-        n = len(data)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
-                                bytes([0x80 | 126]) + struct.pack('>H', n) if n < 65536 else
-                                bytes([0x80 | 127]) + struct.pack('>Q', n))
-        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def recv(self) -> str:
-        parts = []
-        while True:
-            b0, b1 = self._read(2)
-            op, n = b0 & 0x0F, b1 & 0x7F
-            if n == 126: n = struct.unpack('>H', self._read(2))[0]
-            elif n == 127: n = struct.unpack('>Q', self._read(8))[0]
-            mask = self._read(4) if b1 & 0x80 else None
-            data = self._read(n)
-            if mask: data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-            if op == 0x8: raise ConnectionError('DevTools closed the websocket')
-            if op == 0x9: continue                                     # ping: Chromium does not send them
-            if op in (0x0, 0x1, 0x2): parts.append(data)
-            if b0 & 0x80 and parts: return b''.join(parts).decode()
-
-    def close(self):
-        try: self.sock.close()
-        except OSError: pass
-
 class Browser:
     "Headless Chromium driven over the DevTools protocol: one tab, console and network errors collected."
     FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -124,7 +71,7 @@ class Browser:
         if ws is None:
             self.log.seek(0); err = self.log.read()[-2000:]
             self.close(); raise RuntimeError(f'Chromium did not start its DevTools server:\n{err}')
-        self.ws, self.next_id, self.events = WebSocket(ws), 0, []
+        self.ws, self.next_id, self.events = websocket.create_connection(ws, timeout=30, suppress_origin=True), 0, []
         target = self.call('Target.createTarget', url='about:blank')['targetId']
         self.session = self.call('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
         for domain in ('Page', 'Runtime', 'Log', 'Network'): self.call(f'{domain}.enable', session=True)
@@ -148,7 +95,7 @@ class Browser:
         while time.time() - t0 < timeout:
             for i, e in enumerate(self.events):
                 if e['method'] == name: return self.events.pop(i)
-            self.ws.sock.settimeout(max(0.1, timeout - (time.time() - t0)))
+            self.ws.settimeout(max(0.1, timeout - (time.time() - t0)))
             self.events.append(json.loads(self.ws.recv()))
         raise TimeoutError(name)
 
@@ -193,7 +140,8 @@ class Browser:
         if getattr(self, 'ws', None):
             try: self.call('Browser.close', timeout=5)
             except Exception: pass
-            self.ws.close()
+            try: self.ws.close()
+            except Exception: pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try: self.proc.wait(10)
