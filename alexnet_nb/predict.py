@@ -166,6 +166,17 @@ def pipeline_strip(photo:str|Path, # a photo file
     return fig
 
 # %% ../nbs/09_predict.ipynb #50180a24
+def _use_and_limits(demo:bool, K:int)->tuple[str, str]:
+    "The model card's intended use and limits for a demo net or an ILSVRC net of K classes."
+    if demo: return ('A check that every stage of this replication works end to end, and a small model to try the commands on. '
+                     'It knows only the classes above, drawn synthetically by `alexnet_demo_data`; it says nothing about ImageNet.',
+                     f'It has seen no real photographs: on your own photo it still picks one of its {K} classes, with no meaning.')
+    return ('Research and teaching: reproducing and studying the 2012 network' + (', and a baseline for ILSVRC classification.' if K == 1000
+            else f' on a {K}-class subset of ILSVRC.'),
+            f'It predicts one of its {K} classes for any input, including things that are in none of them; ImageNet\'s photos and '
+            "labels carry their collectors' biases (people, places, WordNet categories), and the error rates above hold for photos "
+            'like the validation set, not for other kinds of images.')
+
 def model_card(checkpoint:str|Path, # a checkpoint written by alexnet_train
                metrics:str|Path|dict, # `metrics.json` written by alexnet_evaluate for this checkpoint (or its dict)
               )->str: # markdown
@@ -180,26 +191,17 @@ def model_card(checkpoint:str|Path, # a checkpoint written by alexnet_train
     keys = ('preset', 'epochs', 'batch_size', 'lr', 'momentum', 'weight_decay', 'sgd', 'schedule', 'seed')
     settings = ', '.join(f'{k} {cfg[k]}' for k in keys if k in cfg)
     model = ', '.join(f'{k} {v}' for k, v in mc.items() if k in ('width', 'dropout', 'init', 'input_scale', 'lrn_impl', 'num_classes'))
-    demo = K < 1000
+    demo, ep = cfg.get('preset') == 'demo', ck.get('epoch')
+    use, limits = _use_and_limits(demo, K)
     return '\n'.join([
         f"## Model card: {Path(checkpoint).name}", '',
         f"- **Model**: AlexNet (Krizhevsky et al. 2012) as built by `alexnet_nb.model.AlexNet` ({model}); {n_par:,} parameters.",
-        f"- **Training data**: `{Path(str(cfg.get('data', '?'))).name}`, {K} classes"
+        f"- **Training data**: `{cfg.get('data', '?')}` (the `train` split of its manifest), {K} classes"
         + (f" ({', '.join(words)})" if K <= 20 else '') + '.',
-        f"- **Training**: {ck.get('epoch')} epochs ({ck.get('step')} steps) of `alexnet_train`: {settings}.",
+        f"- **Training**: {ep} epoch{'' if ep == 1 else 's'} of `alexnet_train`: {settings}.",
         f"- **Evaluated**: {m.get('n_images')} images of the `{m.get('split')}` split of `{m.get('data_name')}`, "
         f"on {m.get('device')}, {m.get('date')}; centre patch and ten patches (§4.1).", '',
         results_table([m]), '',
-        '**Intended use.** ' + ('A check that every stage of this replication works end to end, and a small model to '
-                                'try the commands on. It knows only the classes above, drawn synthetically by '
-                                '`alexnet_demo_data`; it says nothing about ImageNet.' if demo else
-                                'Research and teaching: reproducing and studying the 2012 network, and a baseline '
-                                'for ILSVRC classification.'),
-        '',
-        '**Limits.** ' + ('It has seen no real photographs: on your own photo it still picks one of its '
-                          f'{K} classes, with no meaning. ' if demo else
-                          'It predicts one of the 1000 ILSVRC classes for any input, including things that are in none of them; '
-                          "ImageNet's photos and labels carry their collectors' biases (people, places, WordNet categories), and "
-                          'the error rates above hold for photos like the validation set, not for other kinds of images. ')
-        + 'Probabilities are not calibrated: read them as a ranking. Not for decisions about people.',
+        '**Intended use.** ' + use, '',
+        '**Limits.** ' + limits + ' Probabilities are not calibrated: read them as a ranking. Not for decisions about people.',
     ])

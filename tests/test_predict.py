@@ -152,5 +152,5 @@ def test_model_card(trained):
     m = dict(split='val', n_images=4, data_name='pre', checkpoint_name='best.pt', date='2026-01-01', device='cpu', benchmark=None,
              centre=dict(top1_err=0.75, top5_err=0.0, nll=1.4), ten=dict(top1_err=0.5, top5_err=0.0, nll=1.3))
     card = model_card(ck, m)
-    for s in ('Model card: best.pt', '1 epochs', '4 classes', 'batch_size 8', 'lr 0.02', '| 50.00 |', 'Intended use', 'Limits'):
+    for s in ('Model card: best.pt', '1 epoch of', '4 classes', 'batch_size 8', 'lr 0.02', '| 50.00 |', 'Intended use', 'Limits'):
         assert s in card, (s, card)
