@@ -27,7 +27,7 @@ import build_docs as bd                                   # noqa: E402  (noteboo
 
 SHOTS = ROOT/'build'/'screenshots'
 DEMO_RESULTS = ROOT/'demo'/'eval'/'results.md'                 # written by the last step of `make demo`
-DEMO_FIGURES = ('fig3_conv1', 'fig4_top5', 'fig4_neighbours', 'curves')   # what the home page shows from it
+DEMO_FIGURES = ('fig3_conv1', 'fig4_top5', 'fig4_neighbours', 'confused_pairs', 'curves')   # what the home page shows from it
 BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 
 def find_browser() -> str|None:
@@ -187,6 +187,9 @@ PROBE = r"""(async () => {
   const prose = main.cloneNode(true);                // the text outside code and typeset math
   prose.querySelectorAll('pre, code, .katex, script, style').forEach(e => e.remove());
   const ptext = prose.textContent;
+  const shown = main.cloneNode(true);                // the prose and the cells' outputs, without the cells' code
+  shown.querySelectorAll('pre, code, script, style').forEach(e => { if (!e.closest('.outputs, .output, .cell-output')) e.remove(); });
+  const stext = shown.innerText || shown.textContent;
   const ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id);
   const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));
   const nav = Array.from(document.querySelectorAll('nav.sidebar a[href], #quarto-sidebar a[href], .sidebar a[href]'))
@@ -206,7 +209,7 @@ PROBE = r"""(async () => {
     figures: imgs.filter(i => i.complete && i.naturalWidth >= 100 && i.naturalHeight >= 50).length,   // loaded, not an icon
     tables: Array.from(main.querySelectorAll('table')).map(t => t.innerText.slice(0, 3000)),
     model_card: /Model card/.test(text) && /Intended use/.test(text) && /Limits/.test(text),
-    not_run: (text.match(/[^.\n]*has not been run[^.\n]*/g) || []).slice(0, 3),
+    not_run: (stext.match(/[^.\n]*has not been run[^.\n]*/g) || []).slice(0, 3),
     code_blocks: document.querySelectorAll('pre').length,
     highlighted: document.querySelectorAll('.highlight span, .sourceCode span').length,
     ids, links, nav,
