@@ -32,14 +32,14 @@ demo: install  ## install, then run the whole pipeline on the embedded demo Imag
 	@echo "==> 2/6 preprocessing to 256x256 in $(DEMO)/data"
 	$(BIN)/alexnet_preprocess $(DEMO)/raw $(DEMO)/data
 	@echo "==> 3/6 the class table"
-	$(BIN)/alexnet_labels $(DEMO)/raw --out $(DEMO)/data/classes.csv
+	$(BIN)/alexnet_labels $(DEMO)/raw $(DEMO)/data
 	@echo "==> 4/6 mean image and RGB PCA"
-	$(BIN)/alexnet_stats $(DEMO)/data --out $(DEMO)/stats.pt
+	$(BIN)/alexnet_stats $(DEMO)/data
 	@echo "==> 5/6 training"
-	$(BIN)/alexnet_train --preset demo --data $(DEMO)/data --stats $(DEMO)/stats.pt --run-dir $(DEMO)/run
+	$(BIN)/alexnet_train --preset demo --data $(DEMO)/data --run-dir $(DEMO)/run
 	@echo "==> 6/6 evaluation and figures"
 	$(BIN)/alexnet_evaluate $(DEMO)/run/checkpoints/best.pt --out $(DEMO)/eval --device cpu --batch-size 50 --nn-pool 500
-	@echo "Demo finished. Outputs: $(DEMO)/data (images, manifest.csv, classes.csv), $(DEMO)/stats.pt, $(DEMO)/run (checkpoints, log.csv, curves.png), $(DEMO)/eval (results.md, figures)"
+	@echo "Demo finished. Outputs: $(DEMO)/data (images, manifest.csv, classes.csv, stats.pt), $(DEMO)/run (checkpoints, log.csv, curves.png), $(DEMO)/eval (results.md, figures)"
 
 # ---- every check CI runs -------------------------------------------------------------------------
 test: install-dev check-sync nbtest docs pytest  ## every check CI runs

@@ -353,10 +353,11 @@ def decode_into(data:bytes, # JPEG file contents
                ):
     "Decode a 256x256 RGB JPEG into `out`."
     try:
-        if decoder == 'simplejpeg':
+        if decoder == 'simplejpeg':              # the strict decoder chain of `alexnet_nb.utils.decode_jpeg`
             import simplejpeg
+            from alexnet_nb.utils import decode_jpeg
             h, w, _, _ = simplejpeg.decode_jpeg_header(data)
-            if (h, w) == (SIZE, SIZE): simplejpeg.decode_jpeg(data, colorspace='RGB', buffer=out); return out
+            if (h, w) == (SIZE, SIZE): return decode_jpeg(data, name, out)   # a corrupt-data warning: CorruptImage naming the file
         elif decoder == 'torchvision':
             from torchvision.io import decode_jpeg, ImageReadMode
             t = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)

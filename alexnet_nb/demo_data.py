@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
-from fastcore.script import call_parse
-from .utils import atomic_write, progress
+from typing import Literal
+from .utils import atomic_write, progress, cli, UsageError
 
 # %% auto #0
 __all__ = ['CLASSES', 'PARENTS', 'ID_ORDER', 'LAYOUTS', 'FAMILIES', 'MULTI', 'SPLIT_ID', 'TRAIN_DEFECTS', 'VAL_DEFECT',
@@ -547,19 +547,20 @@ def make_demo(dst:str|Path, # folder to write into (created)
     return dst
 
 # %% ../nbs/08_demo_data.ipynb #9e60967e
-@call_parse
+@cli('alexnet_demo_data')
 def main(dst:str, # folder to write the demo ImageNet into
-         layout:str='2012', # '2012', '2010' or 'kaggle'
+         layout:Literal['2012', '2010', 'kaggle']='2012', # which official layout to write
          n_classes:int=10, # classes (at most 10)
          n_train:int=100, # training pictures per class
          n_val:int=20, # validation pictures per class
          n_test:int=20, # test pictures per class (2010, kaggle)
          seed:int=0, # random seed: the same seed gives byte-identical files
          overwrite:bool=False, # replace files that alexnet_demo_data did not write
+         quiet:bool=False, # no progress bar or summary
         ):
     "Write a deterministic miniature ImageNet in an official ILSVRC layout."
-    try: out = make_demo(dst, layout, n_classes, n_train, n_val, n_test, seed, overwrite)
-    except (ValueError, FileExistsError) as e: raise SystemExit(f'alexnet_demo_data: {e}')
+    if Path(dst).exists() and not Path(dst).is_dir(): raise UsageError('the output is not a folder', dst, 'give a folder (it is created if missing)')
+    out = make_demo(dst, layout, n_classes, n_train, n_val, n_test, seed, overwrite, quiet)
     plan = demo_plan(layout, n_classes, n_train, n_val, n_test, seed)
-    print(f'wrote the {layout} demo ImageNet to {out}: ' + ', '.join(f'{k} {v}' for k, v in plan.split.value_counts().items())
+    if not quiet: print(f'wrote the {layout} demo ImageNet to {out}: ' + ', '.join(f'{k} {v}' for k, v in plan.split.value_counts().items())
           + f'; planted defects: ' + ', '.join(f'{r.name} ({r.defect})' for r in plan.query("defect != ''").itertuples()))

@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn.functional as F
 import torch.distributed as dist
-from .utils import atomic_write, progress, sha256_file, shared_dir
+from typing import Literal
+from .utils import atomic_write, progress, sha256_file, shared_dir, cli, UsageError
 
 # %% auto #0
-__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'main', 'softmax_average', 'centre_index', 'topk_hits', 'Tally', 'load_model', 'evaluate',
+__all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'topk_hits', 'Tally', 'load_model', 'evaluate',
            'results_table', 'colourfulness', 'kernel_mosaic', 'plot_kernels', 'top5', 'nearest', 'plot_top5',
-           'plot_neighbours', 'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures']
+           'plot_neighbours', 'confused_pairs', 'plot_confused', 'evaluate_checkpoint', 'show_indices', 'make_figures',
+           'main']
 
 # %% ../nbs/07_evaluate.ipynb #05d1662f
 def softmax_average(logits:torch.Tensor, # [b, P, K]: logits of P patches of each of b images
@@ -97,14 +99,15 @@ def load_model(path:str|Path, # a checkpoint written by alexnet_train
               )->tuple: # (AlexNet in eval mode, checkpoint dict)
     "Rebuild the trained `AlexNet` from a checkpoint (`weights_only=True`)."
     from alexnet_nb.model import AlexNet
+    from alexnet_nb.train import safe_load, _reason
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint {path} not found: pass a file from RUN/checkpoints/ (e.g. best.pt)")
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    ck = safe_load(path, 'checkpoint', 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
     missing = [k for k in ('model', 'config', 'classes') if not isinstance(ck, dict) or k not in ck]
-    if missing or 'model' not in ck['config']:
-        raise ValueError(f"{path} is not an alexnet_train checkpoint (missing {missing or ['config.model']})")
-    model = AlexNet(**ck['config']['model'])
-    model.load_state_dict(ck['model'])
+    if missing or not isinstance(ck['config'], dict) or 'model' not in ck['config']:
+        raise UsageError(f"not an alexnet_train checkpoint (missing {missing or ['config.model']})", path, 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
+    try: model = AlexNet(**ck['config']['model']); model.load_state_dict(ck['model'])
+    except (TypeError, ValueError, RuntimeError) as ex:
+        raise UsageError(f"the checkpoint's weights do not fit its model settings ({_reason(ex)})", path, 'pass a checkpoint that alexnet_train wrote') from None
     return model.to(device).eval(), ck
 
 # %% ../nbs/07_evaluate.ipynb #81187cf5
@@ -326,10 +329,10 @@ def _resolve_stats(ck:dict, stats, data:Path)->str:
     for p in (ref.get('path'), data/'stats.pt'):
         if p and Path(p).is_file():
             if ref.get('sha256') and sha256_file(p) != ref['sha256']:
-                raise ValueError(f"{p} differs from the statistics file the model was trained with (sha256 {ref['sha256'][:12]}...): "
+                raise UsageError(f"differs from the statistics file the model was trained with (sha256 {ref['sha256'][:12]}...)", p,
                                  "pass the right one with --stats")
             return str(p)
-    raise FileNotFoundError(f"no statistics file: the checkpoint names {ref.get('path')!r}, and {data/'stats.pt'} does not exist; pass --stats")
+    raise UsageError(f"no statistics file: the checkpoint names {ref.get('path')!r}, and {data/'stats.pt'} does not exist", todo='pass --stats PATH')
 
 def _check_classes(ck:dict, data:Path):
     "The data root's class table must list the checkpoint's classes in the same order."
@@ -337,8 +340,8 @@ def _check_classes(ck:dict, data:Path):
     if not p.is_file(): return
     w = pd.read_csv(p, keep_default_na=False)['wnid'].astype(str).tolist()
     if w != list(ck['classes']['wnid']):
-        raise ValueError(f"{p} lists {len(w)} classes that differ from the checkpoint's {len(ck['classes']['wnid'])} "
-                         "(or are in another order): labels would mean different classes. Evaluate on the data it was trained with.")
+        raise UsageError(f"lists {len(w)} classes that differ from the checkpoint's {len(ck['classes']['wnid'])} (or are in another order), "
+                         "so labels would mean different classes", p, 'evaluate on the data it was trained with')
 
 # %% ../nbs/07_evaluate.ipynb #b77066ea
 def evaluate_checkpoint(checkpoint:str|Path, # alexnet_train checkpoint
@@ -355,17 +358,19 @@ def evaluate_checkpoint(checkpoint:str|Path, # alexnet_train checkpoint
                        )->dict:
     "Evaluate a checkpoint on a split (every rank calls it under torchrun); rank 0 writes the outputs."
     from alexnet_nb.augment import Loader
-    if benchmark not in (None, 'none', *BENCHMARKS): raise ValueError(f"benchmark {benchmark!r}: use one of {list(BENCHMARKS)} or none")
+    from alexnet_nb.train import load_stats_file
+    if benchmark not in (None, 'none', *BENCHMARKS): raise UsageError(f"--benchmark {benchmark!r} is not a choice", todo=f"use one of {list(BENCHMARKS)} or none")
     device = torch.device(device)
     model, ck = load_model(checkpoint, device)
     if channels_last: model = model.to(memory_format=torch.channels_last)
     data = Path(data or ck['config'].get('data') or '')
-    if not (data/'manifest.csv').is_file(): raise FileNotFoundError(f"{data}/manifest.csv not found: pass --data, the preprocessed root")
+    if not (data/'manifest.csv').is_file(): raise UsageError('manifest.csv not found', data/'manifest.csv', 'pass --data, the preprocessed root')
     _check_classes(ck, data)
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-    if batch_size % world: raise ValueError(f"batch_size {batch_size} is the global batch: it must divide by the {world} processes")
-    dl = Loader(data, split, _resolve_stats(ck, stats, data), batch_size, train=False, ten_crop=True,
-                rank=rank, world_size=world, workers=workers, device=str(device))
+    if batch_size < 1 or batch_size % world: raise UsageError(f"--batch-size {batch_size} is the global batch: it must be >= 1 and divide by the {world} processes", todo=f'give a multiple of {world}')
+    st = _resolve_stats(ck, stats, data); load_stats_file(st)             # read safely and checked before the loader uses it
+    dl = Loader(data, split, st, batch_size, train=False, ten_crop=True,
+                rank=rank, world_size=world, workers=workers, device=str(device), crop=model.config['input_size'])
     r = evaluate(model, dl, device, bf16, channels_last, len(ck['classes']['wnid']), desc=f'{split} x10')
     tally = r.pop('tally')
     r.update(checkpoint=str(Path(checkpoint).resolve()), checkpoint_name=Path(checkpoint).name, epoch=ck.get('epoch'), step=ck.get('step'),
@@ -433,9 +438,10 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     words, files = ck['classes'].get('words') or ck['classes']['wnid'], {}
     files['fig3_conv1'] = _save(plot_kernels(model.conv1.weight, title=f'conv1 kernels of {Path(checkpoint).name}'), out/'fig3_conv1.png')
 
-    val = Loader(data, split, st, 1, train=False, workers=0, device=str(device))       # for its files, labels and BatchAugment
+    size = model.config['input_size']
+    val = Loader(data, split, st, 1, train=False, workers=0, device=str(device), crop=size)       # for its files, labels and BatchAugment
     idx = show_indices(val.num_samples, max(n_show, n_query))
-    ims = [_read_image(val.files[i]) for i in idx]                                        # what the centre patch shows
+    ims = [_read_image(val.files[i], size) for i in idx]                                        # what the centre patch shows
     raw = torch.from_numpy(np.stack([np.asarray(Image.open(val.files[i]).convert('RGB')) for i in idx])).to(device)  # [n, 256, 256, 3]
     y = [int(val.targets[i]) for i in idx]
     with torch.no_grad():
@@ -445,7 +451,7 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     sel = show_indices(len(idx), n_show)
     files['fig4_top5'] = _save(plot_top5([ims[i] for i in sel], probs[sel], [y[i] for i in sel], words), out/'fig4_top5.png')
 
-    tr = Loader(data, 'train', st, batch_size, train=False, shuffle=True, seed=seed, workers=workers, device=str(device), return_index=True)
+    tr = Loader(data, 'train', st, batch_size, train=False, shuffle=True, seed=seed, workers=workers, device=str(device), return_index=True, crop=size)
     want = tr.num_samples if nn_pool <= 0 else min(nn_pool, tr.num_samples)
     feats, where, n = [], [], 0
     with torch.no_grad():
@@ -456,7 +462,7 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     pool, where = torch.cat(feats)[:want], torch.cat(where)[:want]
     qsel = show_indices(len(idx), n_query)
     _, nb = nearest(qf[qsel], pool, k)                                                    # [q, k] indices into pool
-    nims = [[_read_image(tr.files[int(where[j])]) for j in row] for row in nb.tolist()]
+    nims = [[_read_image(tr.files[int(where[j])], size) for j in row] for row in nb.tolist()]
     nlab = [[_short(words[int(tr.targets[int(where[j])])], 16) for j in row] for row in nb.tolist()]
     files['fig4_neighbours'] = _save(plot_neighbours([ims[i] for i in qsel], nims, [_short(words[y[i]], 16) for i in qsel], nlab), out/'fig4_neighbours.png')
 
@@ -471,21 +477,10 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     return files
 
 # %% ../nbs/07_evaluate.ipynb #144f3789
-def _cli(f, prog:str):
-    "Parse `sys.argv` with fastcore's docments parser, accepting `--batch-size` as well as `--batch_size`."
-    from functools import wraps
-    from fastcore.script import anno_parser
-    @wraps(f)
-    def _f(*args, **kwargs):
-        if args or kwargs: return f(*args, **kwargs)
-        argv = [re.sub(r'^--[^=]+', lambda m: '--' + m[0][2:].replace('-', '_'), a) for a in sys.argv[1:]]
-        ns = vars(anno_parser(f, prog=prog).parse_args(argv)); ns.pop('pdb', None); ns.pop('xtra', None)
-        return f(**ns)
-    return _f
-
+@cli('alexnet_evaluate')
 def main(checkpoint:str, # alexnet_train checkpoint (e.g. RUN/checkpoints/best.pt)
          data:str=None, # preprocessed root (default: the one the run trained on)
-         split:str='val', # split to evaluate: 'val' or 'test'
+         split:Literal['val', 'test']='val', # split to evaluate
          stats:str=None, # statistics file (default: the one the run trained with)
          out:str=None, # output folder (default: RUN/eval)
          batch_size:int=128, # GLOBAL batch of images, split over processes (each image gives 10 patches)
@@ -493,32 +488,29 @@ def main(checkpoint:str, # alexnet_train checkpoint (e.g. RUN/checkpoints/best.p
          device:str='auto', # 'auto', 'cpu', 'cuda' or 'cuda:N'
          bf16:bool=False, # CUDA: bfloat16 autocast
          channels_last:bool=False, # CUDA: channels-last memory format
-         benchmark:str='none', # the paper row this measures: ilsvrc2010-test, ilsvrc2010-val, ilsvrc2012-val or none
+         benchmark:Literal['none', 'ilsvrc2010-test', 'ilsvrc2010-val', 'ilsvrc2012-val']='none', # the paper row this measures
          no_figures:bool=False, # skip the figures
          nn_pool:int=2000, # training images searched for Figure 4's neighbours (0: all)
          seed:int=0, # which training images make up that pool
         ):
-    "Top-1/top-5 error with the centre patch and ten patches (§4.1), per-class CSV, results table and figures."
+    "Top-1/top-5 error with the centre patch and ten patches (§4.1), per-class CSV, results table and figures. Exit 2: bad input; 1: other failure."
     from alexnet_nb.train import setup_distributed
-    try:
-        env, dev = setup_distributed(device)
-        out = Path(out) if out else Path(checkpoint).resolve().parent.parent/'eval'
-        r = evaluate_checkpoint(checkpoint, data, split, stats, out, batch_size, workers, dev, bf16, channels_last, benchmark)
-        if dist.is_initialized(): dist.barrier(); dist.destroy_process_group()
-        if env['rank'] != 0: return 0
-        print(f"{r['split']} of {r['data_name']}: {r['n_images']} images, {r['images_per_s']:.1f} images/s (ten patches each) "
-              f"on {r['world_size']} x {r['device']}\n"
-              f"  centre patch:           top-1 error {100*r['centre']['top1_err']:.2f}%  top-5 error {100*r['centre']['top5_err']:.2f}%\n"
-              f"  ten patches (softmax):  top-1 error {100*r['ten']['top1_err']:.2f}%  top-5 error {100*r['ten']['top5_err']:.2f}%", flush=True)
-        if not no_figures:
-            figs = make_figures(checkpoint, out, data, split, stats, r['tally'].confusion, nn_pool=nn_pool, workers=workers, device=dev, seed=seed)
-            print('  figures: ' + ', '.join(str(p) for p in figs.values()))
-        print(f"  metrics: {out/'metrics.json'}\n  per class: {out/'per_class.csv'}\n  results table: {out/'results.md'}", flush=True)
-        return 0
-    except (FileNotFoundError, ValueError) as ex:
-        print(f"alexnet_evaluate: {ex}", file=sys.stderr); return 2
-
-main = _cli(main, 'alexnet_evaluate')
+    for flag, v, lo in (('batch-size', batch_size, 1), ('workers', workers, 0), ('nn-pool', nn_pool, 0)):
+        if v < lo: raise UsageError(f'--{flag} {v} is out of range', todo=f'give a number >= {lo}')
+    env, dev = setup_distributed(device)
+    out = Path(out) if out else Path(checkpoint).resolve().parent.parent/'eval'
+    r = evaluate_checkpoint(checkpoint, data, split, stats, out, batch_size, workers, dev, bf16, channels_last, benchmark)
+    if dist.is_initialized(): dist.barrier(); dist.destroy_process_group()
+    if env['rank'] != 0: return 0
+    print(f"{r['split']} of {r['data_name']}: {r['n_images']} images, {r['images_per_s']:.1f} images/s (ten patches each) "
+          f"on {r['world_size']} x {r['device']}\n"
+          f"  centre patch:           top-1 error {100*r['centre']['top1_err']:.2f}%  top-5 error {100*r['centre']['top5_err']:.2f}%\n"
+          f"  ten patches (softmax):  top-1 error {100*r['ten']['top1_err']:.2f}%  top-5 error {100*r['ten']['top5_err']:.2f}%", flush=True)
+    if not no_figures:
+        figs = make_figures(checkpoint, out, data, split, stats, r['tally'].confusion, nn_pool=nn_pool, workers=workers, device=dev, seed=seed)
+        print('  figures: ' + ', '.join(str(p) for p in figs.values()))
+    print(f"  metrics: {out/'metrics.json'}\n  per class: {out/'per_class.csv'}\n  results table: {out/'results.md'}", flush=True)
+    return 0
 
 # %% ../nbs/07_evaluate.ipynb #33dcc60b
 #| eval: false

@@ -6,8 +6,7 @@ import io, re, tarfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
-from .utils import atomic_write, shared_dir
+from .utils import atomic_write, shared_dir, cli, check_member, UsageError
 
 # %% auto #0
 __all__ = ['WNID_RE', 'COLUMNS', 'devkit_member', 'read_synsets', 'validate_classes', 'classes_from_meta', 'classes_from_kaggle',
@@ -18,17 +17,26 @@ __all__ = ['WNID_RE', 'COLUMNS', 'devkit_member', 'read_synsets', 'validate_clas
 WNID_RE = re.compile(r'^n\d{8}$')
 COLUMNS = ['index', 'wnid', 'ilsvrc_id', 'words', 'gloss']
 
-def _name(src): return str(src) if isinstance(src, (str, Path)) else '<bytes>'
+def _name(src): return str(src) if isinstance(src, (str, Path)) else getattr(src, 'name', '<bytes>')   # bytes may carry a .name
 
 def devkit_member(devkit:str|Path, # a devkit .tar.gz
                   suffix:str, # end of the member's name, e.g. 'data/meta.mat'
                  )->bytes:
     "The bytes of the one member of a devkit archive whose name ends with `suffix`."
-    with tarfile.open(devkit) as t:
-        hits = [m for m in t.getmembers() if m.isfile() and m.name.endswith(suffix)]
-        if len(hits) != 1:
-            raise FileNotFoundError(f"{devkit}: expected one member ending in {suffix!r}, found {[m.name for m in hits]}")
-        return t.extractfile(hits[0]).read()
+    try:
+        with tarfile.open(devkit) as t:
+            ms = [m for m in t.getmembers() if check_member(m.name, devkit)]   # any absolute or `..` name: refused
+            hits = [m for m in ms if m.isfile() and m.name.endswith(suffix)]
+            if len(hits) != 1:
+                links = [m.name for m in ms if (m.issym() or m.islnk()) and m.name.endswith(suffix)]
+                raise UsageError(f"expected one file member ending in {suffix!r}, found {[m.name for m in hits]}"
+                                 + (f" (links are not followed: {links})" if links else ''), devkit,
+                                 'use the devkit archive as downloaded')
+            return t.extractfile(hits[0]).read()                             # read by name into memory, never extracted
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError)): raise
+        raise UsageError(f'cannot read the devkit archive ({type(e).__name__}: {e})', devkit,
+                         'download it again (a .tar.gz as published)') from None
 
 def _is_tar(p): return isinstance(p, (str, Path)) and str(p).endswith(('.tar.gz', '.tgz', '.tar'))
 
@@ -39,13 +47,15 @@ def read_synsets(meta_mat:str|Path|bytes, # meta.mat (path or bytes) or a devkit
     name = _name(meta_mat)
     raw = devkit_member(meta_mat, 'data/meta.mat') if _is_tar(meta_mat) else meta_mat
     try: m = scipy.io.loadmat(io.BytesIO(raw) if isinstance(raw, bytes) else raw, squeeze_me=True)
-    except Exception as e: raise ValueError(f"{name}: not a readable MATLAB meta.mat ({e})") from e
-    if 'synsets' not in m: raise ValueError(f"{name}: no 'synsets' variable; is this a devkit meta.mat?")
+    except Exception as e: raise UsageError(f"not a readable MATLAB meta.mat ({' '.join(str(e).split())[:150]})", name,
+                                            "use data/meta.mat of the ILSVRC devkit") from None
+    if 'synsets' not in m: raise UsageError("no 'synsets' variable in meta.mat", name, "use data/meta.mat of the ILSVRC devkit")
     s = m['synsets']; fields = s.dtype.names or ()
     idf = [f for f in fields if re.fullmatch(r'ILSVRC20\d\d_ID', f)]
     need = {'WNID', 'words', 'gloss', 'num_children'}
     if len(idf) != 1 or not need <= set(fields):
-        raise ValueError(f"{name}: synsets has fields {fields}; expected ILSVRC20xx_ID, WNID, words, gloss, num_children")
+        raise UsageError(f"meta.mat's synsets has fields {fields}, not ILSVRC20xx_ID, WNID, words, gloss, num_children", name,
+                         "use data/meta.mat of the ILSVRC devkit")
     df = pd.DataFrame({'ilsvrc_id': s[idf[0]].astype(int), 'wnid': s['WNID'].astype(str),
                        'words': s['words'].astype(str), 'gloss': s['gloss'].astype(str),
                        'num_children': s['num_children'].astype(int)})
@@ -124,7 +134,7 @@ def load_classes(path:str|Path, # a classes.csv written by `save_classes` / `ale
                 )->pd.DataFrame:
     "Read and validate a class table."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no class table; make one with `alexnet_labels SRC --out {path}`")
+    if not path.exists(): raise FileNotFoundError(f"{path}: no class table; make one with `alexnet_labels SRC {path.parent}`")
     try:
         df = pd.read_csv(path, dtype={'wnid': str, 'words': str, 'gloss': str, 'ilsvrc_id': 'Int64'},
                          keep_default_na=False, na_values={'ilsvrc_id': ['']})
@@ -149,8 +159,8 @@ def read_ground_truth(gt_txt:str|Path|bytes, # ILSVRC20xx_{validation,test}_grou
     except ValueError as e: raise ValueError(f"{name}: expected one integer ILSVRC ID per line ({e})") from e
     if len(ids) != len(text.strip().splitlines()): raise ValueError(f"{name}: expected one ID per line")
     if n_images is not None and len(ids) != n_images:
-        raise ValueError(f"{name}: {len(ids)} labels for {n_images} images; the ground truth must have exactly one line per image "
-                         "(wrong year's file, or an incomplete image set?)")
+        raise UsageError(f"the ground truth has {len(ids)} labels for {n_images} images", name,
+                         "it must have one line per image: check it is the same year's file and that the image tar is complete")
     s = read_synsets(meta_mat); leaf = dict(zip(s.ilsvrc_id[s.num_children == 0], s.wnid[s.num_children == 0]))
     bad = sorted({i for i in ids if i not in leaf})
     if bad: raise ValueError(f"{name}: IDs {bad[:5]} are not leaf synsets of {_name(meta_mat)} (wrong year's meta.mat?)")
@@ -198,12 +208,15 @@ def classes_from(src:str|Path, # anything `find_class_source` accepts
             'folders': classes_from_folders}[kind](p)
 
 # %% ../nbs/03_labels.ipynb #a6c957c9
-@call_parse
+@cli('alexnet_labels')
 def main(src:str, # meta.mat, a devkit .tar.gz, LOC_synset_mapping.txt, a class-folder tree, or a folder holding one
-         out:str='classes.csv', # where to write the class table
+         data:str, # the preprocessed root: the table goes to DATA/classes.csv, where the trainer reads it
+         out:str|None=None, # write the table here instead of DATA/classes.csv
+         quiet:bool=False, # no summary line
         ):
     "Write the class table (index, wnid, ilsvrc_id, words, gloss; sorted-WNID order) from a class source."
-    try:
-        kind, p = find_class_source(src); df = classes_from(p); save_classes(df, out)
-    except (ValueError, FileNotFoundError) as e: raise SystemExit(f'alexnet_labels: {e}')
-    print(f'wrote {len(df)} classes ({kind}: {p}) to {out}; class 0 = {df.wnid[0]} {df.words[0].split(",")[0]}')
+    out = Path(out) if out else Path(data)/'classes.csv'
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError('the output folder is a file', out.parent, 'give a folder (DATA) or --out FILE')
+    kind, p = find_class_source(src); df = classes_from(p); save_classes(df, out)
+    if not quiet: print(f'wrote {len(df)} classes ({kind}: {p}) to {out}; class 0 = {df.wnid[0]} {df.words[0].split(",")[0]}')

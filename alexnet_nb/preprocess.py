@@ -2,19 +2,19 @@
 
 # %% ../nbs/01_preprocess.ipynb #92e5df2e
 from __future__ import annotations
-import io, json, math, multiprocessing as mp, os, re, tarfile, tempfile, threading, warnings
+import io, json, math, multiprocessing as mp, os, re, sys, tarfile, tempfile, threading, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 import numpy as np, pandas as pd, simplejpeg, torch
 import torch.nn.functional as F
 from PIL import Image
-from fastcore.script import call_parse, Param
-from .utils import atomic_write, progress, shared_dir
+from typing import Literal
+from .utils import atomic_write, progress, shared_dir, cli, check_disjoint, check_member, UsageError, AlexnetError
 
 # %% auto #0
 __all__ = ['SIZE', 'QUALITY', 'SUBSAMPLING', 'RESAMPLE', 'MIN_DECODE', 'STATUSES', 'MANIFEST_COLUMNS', 'STATE', 'crop_geometry',
            'Decoded', 'decode', 'resize_crop', 'encode_jpeg', 'process_bytes', 'Item', 'read_bytes', 'tar_files',
-           'Source', 'find_source', 'read_manifest', 'merge_manifests', 'preprocess', 'main']
+           'Source', 'find_source', 'read_manifest', 'verify_outputs', 'merge_manifests', 'preprocess', 'main']
 
 # %% ../nbs/01_preprocess.ipynb #ed23fd80
 SIZE = 256               # §2: shorter side resized to 256, then the central 256x256 patch
@@ -23,7 +23,8 @@ SUBSAMPLING = '4:2:0'    # output chroma subsampling (Pillow's default); '4:4:4'
 RESAMPLE = 'bicubic'     # antialiased filter for the resize: 'bicubic' (default) or 'bilinear'
 MIN_DECODE = 2           # a reduced-scale JPEG decode keeps the shorter side >= MIN_DECODE * SIZE
 STATUSES = ('ok', 'converted_cmyk', 'converted_grayscale', 'decoded_by_content', 'replaced_by_patch', 'failed')
-MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason']
+MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason',
+                    'bytes', 'crc32']   # size and CRC-32 (8 hex digits) of the output file, '' if none
 
 # %% ../nbs/01_preprocess.ipynb #cf976427
 def crop_geometry(w:int, # original width
@@ -210,17 +211,23 @@ class _Window(io.RawIOBase):
 def tar_files(path:str|Path, # an uncompressed tar
               off:int=0, # where the tar starts in the file (a tar inside a tar)
               size:int|None=None, # its length, if it is inside another file
+              links:list|None=None, # if given, the names of link members (skipped) are appended to it
              )->list[tuple[str, int, int]]:
-    "`(member name, absolute offset of its data, size)` of every regular, non-hidden file in the tar."
+    "`(member name, absolute offset of its data, size)` of every regular, non-hidden file in the tar; unsafe names refused."
     path = Path(path)
     with open(path, 'rb') as f:
         fo = _Window(f, off, size if size is not None else path.stat().st_size - off)
         try: tf = tarfile.open(fileobj=fo, mode='r:')
         except tarfile.ReadError as e:
-            raise ValueError(f'{path}: cannot read it as an uncompressed tar ({e}). The ILSVRC image tars are '
-                             'uncompressed; decompress a .tar.gz with `gunzip` first (it is read in place, never unpacked).') from None
-        with tf: return [(m.name, off + m.offset_data, m.size) for m in tf
-                         if m.isfile() and not PurePosixPath(m.name).name.startswith('.')]
+            gz = f.seek(off) is not None and f.read(2) == b'\x1f\x8b'
+            raise UsageError(f'cannot read it as an uncompressed tar ({"it is gzip-compressed" if gz else e})', path,
+                             'the ILSVRC image tars are uncompressed: decompress it with gunzip first '
+                             '(it is then read in place, never unpacked)') from None
+        with tf:
+            ms = [m for m in tf if check_member(m.name, path)]          # absolute or `..` names: refused
+            if links is not None: links += [m.name for m in ms if m.issym() or m.islnk()]
+            return [(m.name, off + m.offset_data, m.size) for m in ms
+                    if m.isfile() and not PurePosixPath(m.name).name.startswith('.')]
 
 # %% ../nbs/01_preprocess.ipynb #f06e1718
 @dataclass
@@ -239,16 +246,26 @@ _OFFICIAL = {'2012': dict(train='ILSVRC2012_img_train.tar', val='ILSVRC2012_img_
 
 def _out(split, wnid, name): return f'{split}/{wnid}/{PurePosixPath(name).stem}.JPEG'
 
-def _devkit(root:Path, year:str, tmp:Path)->dict:
-    "Paths of meta.mat and the ground-truth files, extracted from the devkit tar (filter='data') or found unpacked."
+class _Named(bytes):
+    "A devkit member's bytes that remember where they came from (for error messages)."
+    def __new__(cls, data, name): b = super().__new__(cls, data); b.name = name; return b
+
+def _devkit(root:Path, year:str, notes:list)->dict:
+    "meta.mat and the ground-truth files: their bytes read by name from the devkit tar (never extracted), or their paths if unpacked."
     want = {'meta.mat', f'ILSVRC{year}_validation_ground_truth.txt', 'ILSVRC2010_test_ground_truth.txt'}
     found = {}
     tgz = root/_OFFICIAL[year]['devkit']
     if tgz.exists():
-        with tarfile.open(tgz) as t:
-            ms = [m for m in t.getmembers() if m.isfile() and PurePosixPath(m.name).name in want]
-            t.extractall(tmp, members=ms, filter='data')
-        found = {PurePosixPath(m.name).name: tmp/m.name for m in ms}
+        try:
+            with tarfile.open(tgz) as t:
+                for m in t.getmembers():
+                    n = PurePosixPath(check_member(m.name, tgz)).name     # absolute or `..` names: refused
+                    if n not in want or n in found: continue
+                    if m.isfile(): found[n] = _Named(t.extractfile(m).read(), f'{tgz}/{m.name}')   # into memory
+                    elif m.issym() or m.islnk(): notes.append(f'{tgz.name}: {m.name} is a link, not followed')
+        except (tarfile.TarError, EOFError) as e:
+            raise UsageError(f'cannot read the devkit archive ({type(e).__name__}: {e})', tgz,
+                             'download it again (a .tar.gz as published)') from None
     for p in sorted(root.glob('*')) + sorted(root.glob('*/data/*')) + sorted(root.glob('*/*/data/*')):
         if p.name in want and p.name not in found and p.is_file(): found[p.name] = p   # unpacked devkit, loose ground truth
     if 'meta.mat' not in found:
@@ -263,19 +280,20 @@ def _labelled(items_by_name:list, wnids:list, split:str, tarname:str, tarpath:Pa
 def _official(root:Path, year:str, notes:list)->tuple:
     from alexnet_nb.labels import classes_from_meta, read_ground_truth
     names = _OFFICIAL[year]
-    with tempfile.TemporaryDirectory() as tmp:
-        dk = _devkit(root, year, Path(tmp))
-        classes = classes_from_meta(dk['meta.mat'])
-        groups, labelled = [], {}
-        for split in ('val', 'test'):
-            tname = names[split]
-            if tname is None: continue
-            gt = dk.get(f'ILSVRC{year}_validation_ground_truth.txt' if split == 'val' else 'ILSVRC2010_test_ground_truth.txt')
-            if not (root/tname).exists(): notes.append(f'{split}: {tname} not found, skipped'); continue
-            if gt is None: notes.append(f'{split}: no ground truth for {tname}, skipped'); continue
-            members = sorted(tar_files(root/tname), key=lambda m: PurePosixPath(m[0]).name)   # file-name order
-            wnids = read_ground_truth(gt, dk['meta.mat'], n_images=len(members))
-            labelled[split] = _labelled(members, wnids, split, tname, root/tname)
+    dk = _devkit(root, year, notes)
+    classes = classes_from_meta(dk['meta.mat'])
+    groups, labelled = [], {}
+    for split in ('val', 'test'):
+        tname = names[split]
+        if tname is None: continue
+        gt = dk.get(f'ILSVRC{year}_validation_ground_truth.txt' if split == 'val' else 'ILSVRC2010_test_ground_truth.txt')
+        if not (root/tname).exists(): notes.append(f'{split}: {tname} not found, skipped'); continue
+        if gt is None: notes.append(f'{split}: no ground truth for {tname}, skipped'); continue
+        links = []
+        members = sorted(tar_files(root/tname, links=links), key=lambda m: PurePosixPath(m[0]).name)   # file-name order
+        if links: notes.append(f'{tname}: {len(links)} link members not followed, e.g. {links[:3]}')
+        wnids = read_ground_truth(gt, dk['meta.mat'], n_images=len(members))
+        labelled[split] = _labelled(members, wnids, split, tname, root/tname)
     patches = {}
     if year == '2010' and (root/'patch_images.tar').exists():
         for n, o, s in tar_files(root/'patch_images.tar'):
@@ -285,14 +303,17 @@ def _official(root:Path, year:str, notes:list)->tuple:
     def patched(it:Item)->Item:
         pt = patches.get((it.split, PurePosixPath(it.source).name))
         return it if pt is None else Item(it.split, it.source, it.output, it.wnid, it.read, pt[0], pt[1])
-    tr = root/names['train']
-    for n, o, s in tar_files(tr):
+    tr = root/names['train']; links = []
+    for n, o, s in tar_files(tr, links=links):
         if not n.endswith('.tar'): notes.append(f'{names["train"]}: {n} is not a per-class tar, skipped'); continue
         wnid = PurePosixPath(n).stem
         def load(n=n, o=o, s=s, wnid=wnid):
-            return [patched(Item('train', f'{names["train"]}/{n}/{m}', _out('train', wnid, m), wnid, ('tar', str(tr), mo, ms)))
-                    for m, mo, ms in tar_files(tr, o, s)]
+            lk = []; its = [patched(Item('train', f'{names["train"]}/{n}/{m}', _out('train', wnid, m), wnid, ('tar', str(tr), mo, ms)))
+                            for m, mo, ms in tar_files(tr, o, s, links=lk)]
+            if lk: print(f'note: {names["train"]}/{n}: {len(lk)} link members not followed, e.g. {lk[:3]}', file=sys.stderr)
+            return its
         groups.append((('train', wnid), load))
+    if links: notes.append(f'{names["train"]}: {len(links)} link members not followed, e.g. {links[:3]}')
     for split, its in labelled.items():
         groups += [((split, PurePosixPath(it.source).name), (lambda it=it: [patched(it)])) for it in its]
     return classes, groups
@@ -370,13 +391,28 @@ def _write_manifest(rows:list[dict], path:Path):
     with atomic_write(path, 'w') as f:
         w = csv.writer(f, lineterminator='\n')
         w.writerow(MANIFEST_COLUMNS)
-        for r in rows: w.writerow([str(r[c]) for c in MANIFEST_COLUMNS])
+        for r in rows: w.writerow([str(r.get(c, '')) for c in MANIFEST_COLUMNS])
 
 def read_manifest(path:str|Path # a manifest CSV
                  )->pd.DataFrame:
     "Read a manifest with the right types (label, width, height as int; empty text stays '')."
     return pd.read_csv(path, dtype={c: str for c in MANIFEST_COLUMNS} | {'label': int, 'width': int, 'height': int},
                        keep_default_na=False)
+
+def verify_outputs(dst:str|Path, # a preprocessed root
+           quiet:bool=False, # print only the damaged files
+          )->list[tuple[str, str]]:
+    "Re-check every output listed in `dst/manifest.csv` against its size and CRC-32; `[(output, what is wrong)]`."
+    dst = Path(dst); man = dst/'manifest.csv'
+    if not man.is_file(): raise UsageError('no manifest.csv', dst, 'give a folder written by alexnet_preprocess')
+    m = read_manifest(man)
+    if 'crc32' not in m.columns: raise UsageError('the manifest has no checksums (written by an older version)', man,
+                                                  'rerun alexnet_preprocess SRC DST to add them')
+    bad = [(r['output'], w) for r in progress(m[m.output != ''].to_dict('records'), desc='verify', disable=quiet)
+           if (w := _intact(dst/r['output'], r))]
+    for o, w in bad: print(f'damaged: {dst/o}: {w}')
+    if not quiet: print(f'verified {int((m.output != "").sum()) - len(bad)} of {int((m.output != "").sum())} outputs in {dst}')
+    return bad
 
 _CFG = {}
 def _init_worker(cfg):
@@ -397,10 +433,29 @@ def _work(it:Item)->dict:
         p = Path(c['dst'])/it.output
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.parent/f'.{p.name}.{os.getpid()}.tmp'
-        with open(tmp, 'wb') as f: f.write(out)
-        os.replace(tmp, p)                       # atomic: the final name only ever holds a complete file
-        row['output'] = it.output
-    return {**row, **meta}
+        try:
+            with open(tmp, 'wb') as f: f.write(out)  # `open` follows the umask, like any file the user makes
+            os.replace(tmp, p)                       # atomic: the final name only ever holds a complete file
+        except OSError as e:                         # disk full, quota, read-only: stop; the rerun continues here
+            if tmp.exists(): tmp.unlink()
+            raise _WriteError(f'cannot write the output ({e.strerror or e})', p,
+                              'free disk space (or check the quota and permissions), then rerun the same command') from None
+        row.update(output=it.output, bytes=len(out), crc32=_crc(out))
+    return {'bytes': '', 'crc32': '', **row, **meta}
+
+def _crc(b:bytes)->str: return f'{zlib.crc32(b) & 0xffffffff:08x}'
+
+class _WriteError(AlexnetError):
+    "An output that cannot be written (disk full, ...): exit 1."
+
+def _intact(path:Path, r:dict)->str:
+    "'' if `path` has the size and CRC-32 of its manifest/journal row `r`, else what is wrong."
+    try: b = path.read_bytes()
+    except FileNotFoundError: return 'missing'
+    if str(r.get('bytes', '')) == '': return ''                 # a row from before checksums were kept
+    if len(b) != int(r['bytes']): return f'{len(b)} bytes, expected {r["bytes"]}'
+    if _crc(b) != r['crc32']: return f'CRC-32 {_crc(b)}, expected {r["crc32"]}'
+    return ''
 
 def _journal_rows(state:Path)->dict:
     "source -> last journal row, from every journal in `state` (a torn last line is skipped)."
@@ -442,11 +497,11 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
     found = {}
     for p in state.glob('manifest-shard-*-of-*.csv'):
         i, n = map(int, re.match(r'manifest-shard-(\d+)-of-(\d+)\.csv', p.name).groups()); found.setdefault(n, {})[i] = p
-    if not found: raise ValueError(f'{state}: no shard manifests to merge (run with --shard i --num_shards n first)')
-    if len(found) > 1: raise ValueError(f'{state}: shard manifests of different shard counts {sorted(found)}; remove the stale ones')
+    if not found: raise UsageError('no shard manifests to merge', state, 'run with --shard i --num-shards n first')
+    if len(found) > 1: raise UsageError(f'shard manifests of different shard counts {sorted(found)}', state, 'remove the stale ones')
     n, parts = next(iter(found.items()))
     missing = sorted(set(range(n)) - set(parts))
-    if missing: raise ValueError(f'{state}: shards {missing} of {n} have not finished; rerun them, then merge')
+    if missing: raise AlexnetError(f'shards {missing} of {n} have not finished', state, 'rerun them, then merge')
     rows = [r for i in range(n) for r in csv.DictReader(open(parts[i], newline=''))]
     _write_manifest(rows, dst/'manifest.csv')
     if not quiet: print(_summary(rows, dst, f'merged {n} shards'))
@@ -467,22 +522,29 @@ def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
     "Preprocess `src` into `dst`; return this run's (shard's) manifest."
     from alexnet_nb.labels import save_classes
     src, dst = Path(src), Path(dst)
-    if not 0 <= shard < num_shards: raise ValueError(f'--shard must be in 0..{num_shards - 1}, got {shard}')
-    if resample not in ('bicubic', 'bilinear'): raise ValueError(f"resample must be 'bicubic' or 'bilinear', got {resample!r}")
-    if not 1 <= quality <= 100: raise ValueError(f'quality must be 1..100, got {quality}')
-    if subsampling not in ('4:2:0', '4:2:2', '4:4:4'): raise ValueError(f"subsampling must be '4:2:0', '4:2:2' or '4:4:4', got {subsampling!r}")
-    if dst.resolve() == src.resolve(): raise ValueError(f'{dst}: the output folder must differ from the source folder')
+    if num_shards < 1: raise UsageError(f'--num-shards must be >= 1, got {num_shards}')
+    if not 0 <= shard < num_shards: raise UsageError(f'--shard must be in 0..{num_shards - 1}, got {shard}')
+    if not 16 <= size <= 4096: raise UsageError(f'--size must be 16..4096 pixels, got {size}')
+    if workers < 0: raise UsageError(f'--workers must be >= 0 (0: all cores), got {workers}')
+    if resample not in ('bicubic', 'bilinear'): raise UsageError(f"resample must be 'bicubic' or 'bilinear', got {resample!r}")
+    if not 1 <= quality <= 100: raise UsageError(f'--quality must be 1..100, got {quality}')
+    if subsampling not in ('4:2:0', '4:2:2', '4:4:4'): raise UsageError(f"subsampling must be '4:2:0', '4:2:2' or '4:4:4', got {subsampling!r}")
+    if not src.exists(): raise UsageError('the source does not exist', src, 'give the folder holding ImageNet as downloaded')
+    check_disjoint(src, dst)                      # DST == SRC, DST inside SRC or SRC inside DST: refused, links resolved
+    if dst.exists() and not dst.is_dir(): raise UsageError('the output is not a folder', dst, 'give a folder (it is created if missing)')
     source = find_source(src)
     state = dst/STATE; state.mkdir(parents=True, exist_ok=True)
     cfg = dict(size=size, quality=quality, subsampling=subsampling, resample=resample, reduce=reduce, kind=source.kind)
     sp = state/'settings.json'
     if sp.exists() and json.loads(sp.read_text()) != cfg:
-        raise ValueError(f'{dst} holds output made with {json.loads(sp.read_text())}, not {cfg}. '
-                         'Use another output folder, or delete this one to start over.')
+        raise UsageError(f'the output folder holds output made with {json.loads(sp.read_text())}, not {cfg}', dst,
+                         'Use another output folder, or delete this one to start over')
     with atomic_write(sp, 'w') as f: f.write(json.dumps(cfg, indent=1) + '\n')
     save_classes(source.classes, dst/'classes.csv')
     index = dict(zip(source.classes.wnid, source.classes['index']))
     items = [it for k, (key, load) in enumerate(source.groups) if k % num_shards == shard for it in load()]
+    if not items: raise UsageError(f'no images found in the {source.kind} layout' + (f' ({"; ".join(source.notes)})' if source.notes else ''),
+                                   src, 'check that the image tars or folders hold the images')
     unknown = sorted({it.wnid for it in items} - set(index))
     if unknown: raise ValueError(f'{src}: images of classes not in the class table: {unknown[:5]}')
     rows, seen, todo = {}, {}, []
@@ -496,7 +558,7 @@ def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
             continue
         seen[it.output] = it.source
         r = done.get(it.source)
-        if r and r['status'] != 'failed' and r['output'] == it.output and (dst/it.output).exists(): rows[it.source] = r
+        if r and r['status'] != 'failed' and r['output'] == it.output and not _intact(dst/it.output, r): rows[it.source] = r   # damaged: rebuilt
         else: todo.append(it)
     if not quiet:
         for n in source.notes: print(f'{source.kind}: {n}')
@@ -525,30 +587,35 @@ def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
     if num_shards == 1: _write_manifest(out, dst/'manifest.csv')
     else: _write_manifest(out, state/_shard_name(shard, num_shards))
     if not quiet: print(_summary(out, dst, f'shard {shard}/{num_shards}' if num_shards > 1 else 'preprocessed'))
+    if out and all(r['status'] == 'failed' for r in out):
+        raise AlexnetError(f'all {len(out)} images failed (reasons in the manifest)', dst/'manifest.csv' if num_shards == 1
+                           else state/_shard_name(shard, num_shards), 'check the source images, e.g. the first reason listed above')
     if num_shards > 1 and all((state/_shard_name(i, num_shards)).exists() for i in range(num_shards)):
         merge_manifests(dst, quiet)
     return read_manifest(dst/'manifest.csv' if num_shards == 1 else state/_shard_name(shard, num_shards))
 
 # %% ../nbs/01_preprocess.ipynb #a9c343e5
-@call_parse
-def main(src:str, # ImageNet as downloaded: ILSVRC-2012/-2010 tars, the Kaggle folder, or train/<wnid>/* folders (with --merge: DST)
-         dst:Param('output folder: train/, val/, test/ of 256x256 JPEGs, manifest.csv, classes.csv', str, opt=False, nargs='?')=None,
+@cli('alexnet_preprocess')
+def main(paths:list[str], # SRC DST: ImageNet as downloaded (ILSVRC-2012/-2010 tars, the Kaggle folder, or train/<wnid>/* folders) and the output folder; with --merge or --verify: DST alone
          size:int=SIZE, # shorter side after resizing, and crop size
          quality:int=QUALITY, # output JPEG quality (1..100)
-         subsampling:str=SUBSAMPLING, # output JPEG chroma subsampling: 4:2:0, 4:2:2 or 4:4:4
-         resample:str=RESAMPLE, # resize filter, antialiased: bicubic or bilinear
+         subsampling:Literal['4:2:0', '4:2:2', '4:4:4']=SUBSAMPLING, # output JPEG chroma subsampling
+         resample:Literal['bicubic', 'bilinear']=RESAMPLE, # resize filter, antialiased
          reduce:bool=True, # reduced-scale decoding of large JPEGs, never below 2x the output size (--no-reduce: always full)
          workers:int=0, # worker processes (0: all cores available)
          shard:int=0, # this shard's index (e.g. $SLURM_ARRAY_TASK_ID)
          num_shards:int=1, # number of shards
-         merge:bool=False, # only join the shard manifests of DST (given as the one positional argument) into manifest.csv
+         merge:bool=False, # only join the shard manifests of DST into DST/manifest.csv
+         verify:bool=False, # only re-check DST's outputs against the manifest's sizes and checksums (exit 1 if any is damaged)
          quiet:bool=False, # no progress bar or summary
         ):
     "Preprocess ImageNet to 256x256 RGB JPEGs (shorter side 256, central crop) with a manifest; resumable and shardable."
-    import sys
-    try:
-        if merge: merge_manifests(dst or src, quiet)
-        elif dst is None: raise ValueError('give SRC and DST (or DST with --merge)')
-        else: preprocess(src, dst, size, quality, subsampling, resample, reduce, workers, shard, num_shards, quiet)
-    except ValueError as e:
-        print(f'alexnet_preprocess: error: {e}', file=sys.stderr); sys.exit(2)
+    if merge or verify:
+        if len(paths) != 1: raise UsageError(f'--{"merge" if merge else "verify"} takes one folder (DST), got {len(paths)}: {paths}')
+        if merge: merge_manifests(paths[0], quiet); return
+        bad = verify_outputs(paths[0], quiet)
+        if bad: raise AlexnetError(f'{len(bad)} damaged or missing outputs (listed above)', paths[0],
+                                   'rerun alexnet_preprocess SRC DST to rebuild them')
+        return
+    if len(paths) != 2: raise UsageError(f'give SRC and DST (or DST with --merge or --verify), got {len(paths)} paths: {paths}')
+    preprocess(*paths, size, quality, subsampling, resample, reduce, workers, shard, num_shards, quiet)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv, math, multiprocessing as mp, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np, torch
-from fastcore.script import call_parse
-from .utils import atomic_torch_save, sha256_file, progress, shared_dir
+from typing import Literal
+from .utils import atomic_torch_save, sha256_file, progress, shared_dir, cli, decode_jpeg, UsageError
 
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'COV_KINDS', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'read_manifest', 'decode', 'new_sums',
            'image_gram', 'accumulate', 'merge_sums', 'covariances', 'pca', 'standardised_cov', 'finalize',
-           'compute_stats', 'load_stats', 'main', 'angle_deg', 'shift_along']
+           'compute_stats', 'load_stats', 'check_stats', 'main', 'angle_deg', 'shift_along']
 
 # %% ../nbs/02_stats.ipynb #6c4e9ee8
 MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason']
@@ -33,24 +33,22 @@ def read_manifest(root:str|Path, # preprocessed root holding `manifest.csv`
 
 # %% ../nbs/02_stats.ipynb #c3e63e1c
 def decode(path:str|Path, # a JPEG file
-           decoder:str='torchvision', # 'torchvision' (`decode_jpeg`, fastest) or 'pil'
+           decoder:str='simplejpeg', # 'simplejpeg' (strict libjpeg-turbo; 'torchvision' reads the same way) or 'pil' (reference)
           )->torch.Tensor: # uint8 [3, H, W]
-    "Decode one JPEG to a uint8 RGB tensor [3, H, W], with an error naming the file if it cannot."
+    "Decode one JPEG to a uint8 RGB tensor [3, H, W]; a corrupt-data warning is an error naming the file."
     path = Path(path)
     try: data = path.read_bytes()
     except FileNotFoundError: raise FileNotFoundError(f"{path} is listed in the manifest but missing: re-run alexnet_preprocess.") from None
-    try:
-        if decoder == 'pil':
-            import io
-            from PIL import Image
+    if decoder == 'pil':
+        import io
+        from PIL import Image
+        try:
             with Image.open(io.BytesIO(data)) as im: return torch.from_numpy(np.array(im.convert('RGB'))).permute(2, 0, 1)
-        from torchvision.io import decode_jpeg, ImageReadMode
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', DeprecationWarning)   # torchvision 0.29 points to TorchCodec
-            return decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-    except Exception as e:
-        raise ValueError(f"cannot decode {path} ({type(e).__name__}: {str(e).splitlines()[0][:200]}): "
-                         "the file is corrupted; re-run alexnet_preprocess for it.") from None
+        except Exception as e:
+            raise ValueError(f"cannot decode {path} ({type(e).__name__}: {str(e).splitlines()[0][:200]}): "
+                             "the file is corrupted; re-run alexnet_preprocess for it.") from None
+    if decoder not in ('simplejpeg', 'torchvision'): raise UsageError(f"unknown decoder {decoder!r}", todo="use simplejpeg or pil")
+    return torch.from_numpy(decode_jpeg(data, path)).permute(2, 0, 1)   # libjpeg-turbo, strict: the utils decoder chain
 
 # %% ../nbs/02_stats.ipynb #70cb4d5f
 def new_sums(height:int=256, # image height
@@ -220,11 +218,14 @@ def compute_stats(root:str|Path, # preprocessed root (manifest.csv + 256x256 JPE
     if missing:
         print(f"shard {shard}/{num_shards} done; {len(missing)} of {n_parts} parts still missing; rerun without --shard (or let the last shard finish) to merge")
         return None
-    parts = [done[k] if k in done else torch.load(pfile(k), weights_only=True) for k in range(n_parts)]
+    parts = [done[k] if k in done else _load_part(pfile(k)) for k in range(n_parts)]
     stats = finalize(merge_sums(parts), cov_kind, sha, split)
     if out is not None:
         atomic_torch_save(stats, out)
-        if not keep_parts and num_shards == 1: shutil.rmtree(pdir, ignore_errors=True)
+        if not keep_parts and num_shards == 1:
+            shutil.rmtree(pdir, ignore_errors=True)
+            try: pdir.parent.rmdir()                     # the `.parts` folder too, if no other run's parts are in it
+            except OSError: pass
     return stats
 
 def load_stats(path:str|Path, # a file written by `compute_stats`/`alexnet_stats`
@@ -232,31 +233,61 @@ def load_stats(path:str|Path, # a file written by `compute_stats`/`alexnet_stats
     "Load a statistics file safely (`weights_only=True`)."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path} not found: compute it with `alexnet_stats DATA_ROOT --out {path}`.")
-    return torch.load(path, weights_only=True)
+    try: st = torch.load(path, map_location='cpu', weights_only=True)       # no pickled code runs
+    except Exception as e:
+        raise UsageError(f"not a readable statistics file ({type(e).__name__}: {_first_sentence(e)})", path,
+                         'recompute it with alexnet_stats DATA') from None
+    return check_stats(st, path)
+
+def _first_sentence(e:BaseException)->str:
+    "The first sentence of an exception's message, on one line (torch's are paragraphs: never cut one mid-sentence)."
+    s = ' '.join(str(e).split()); return s.split('. ', 1)[0].rstrip('.') if s else type(e).__name__
+
+def _load_part(path:Path)->dict:
+    "A part file's sums (`weights_only=True`: no pickled code runs); `UsageError` naming it if it is unreadable."
+    try: s = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise UsageError(f"not a readable part file ({type(e).__name__}: {_first_sentence(e)})", path,
+                         'delete it and rerun the same command to recompute it') from None
+    if not isinstance(s, dict) or not {'n_images', 'sum_image', 'gram'} <= set(s):
+        raise UsageError('not a part file of alexnet_stats', path, 'delete it and rerun the same command to recompute it')
+    return s
+
+def check_stats(st, # a loaded statistics dict
+                where:str|Path='stats'): # named in the error
+    "Raise `UsageError` unless `st` is a dict whose mean image, eigenvalues and eigenvectors are finite tensors; return it."
+    if not isinstance(st, dict): raise UsageError(f'not a statistics dict but a {type(st).__name__}', where, 'recompute it with alexnet_stats DATA')
+    for k in ('mean_image', 'eigvals', 'eigvecs'):
+        v = st.get(k)
+        if not isinstance(v, torch.Tensor): raise UsageError(f'no {k!r} tensor in the statistics', where, 'recompute it with alexnet_stats DATA')
+        if not torch.isfinite(v).all(): raise UsageError(f'{k} holds NaN or infinite values', where, 'recompute it with alexnet_stats DATA')
+    return st
 
 # %% ../nbs/02_stats.ipynb #67dd996d
-@call_parse
+@cli('alexnet_stats')
 def main(data_root:str, # preprocessed root (manifest.csv + 256x256 JPEGs)
-         out:str='stats.pt', # output file (.pt, loads with torch.load(weights_only=True))
+         out:str|None=None, # output file (.pt, loads with torch.load(weights_only=True)); default DATA_ROOT/stats.pt, where the trainer looks
          split:str='train', # manifest split to use
-         cov_kind:str='raw', # 'raw' (PCA of pixel values about the channel mean, paper) or 'mean_subtracted' (about the mean image)
+         cov_kind:Literal['raw', 'mean_subtracted']='raw', # PCA of pixel values about the channel mean (paper) or about the mean image
          workers:int=0, # worker processes (0: this process)
          shard:int=0, # index of this task in a SLURM array
          num_shards:int=1, # number of tasks in the array
          chunk_size:int=10_000, # images per part file (unit of resume and of parallel work)
-         decoder:str='torchvision', # 'torchvision' (fastest here) or 'pil'
+         decoder:Literal['simplejpeg', 'pil']='simplejpeg', # strict libjpeg-turbo (a corrupt-data warning is an error) or PIL
          keep_parts:bool=False, # keep part files after the merge
-         no_progress:bool=False, # no progress bar
+         quiet:bool=False, # no progress bar or summary
         ):
     "Compute the mean image and exact RGB PCA of a preprocessed ImageNet root (resumable, shardable)."
-    try:
-        st = compute_stats(data_root, out, split, cov_kind, workers, shard, num_shards, chunk_size, decoder,
-                           keep_parts, not no_progress)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"alexnet_stats: error: {e}")
+    out = Path(out) if out else Path(data_root)/'stats.pt'
+    if workers < 0: raise UsageError(f'--workers must be >= 0, got {workers}')
+    if chunk_size < 1: raise UsageError(f'--chunk-size must be >= 1, got {chunk_size}')
+    if num_shards < 1 or not 0 <= shard < num_shards: raise UsageError(f'need 0 <= --shard < --num-shards, got {shard} and {num_shards}')
+    if out.exists() and out.is_dir(): raise UsageError('the output is a folder', out, 'give a file name such as DATA/stats.pt')
+    if out.parent.exists() and not out.parent.is_dir(): raise UsageError('the output folder is a file', out.parent, 'give another --out')
+    st = compute_stats(data_root, out, split, cov_kind, workers, shard, num_shards, chunk_size, decoder, keep_parts, not quiet)
     if st is None: return
-    print(f"wrote {out}: {st['n_images']} images, channel mean {[round(v, 2) for v in st['channel_mean'].tolist()]}, "
-          f"eigvals (0..1 scale, {cov_kind}) {[round(v, 5) for v in st['eigvals'].tolist()]}")
+    if not quiet: print(f"wrote {out}: {st['n_images']} images, channel mean {[round(v, 2) for v in st['channel_mean'].tolist()]}, "
+                        f"eigvals (0..1 scale, {cov_kind}) {[round(v, 5) for v in st['eigvals'].tolist()]}")
 
 # %% ../nbs/02_stats.ipynb #75b77e58
 IMAGENET_EIGVALS = torch.tensor([0.2175, 0.0188, 0.0045], dtype=torch.float64)   # fb.resnet.torch, 0..1 scale

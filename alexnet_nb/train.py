@@ -2,23 +2,25 @@
 
 # %% ../nbs/06_train.ipynb #8ee947f9
 from __future__ import annotations
-import json, math, os, random, re, signal, subprocess, sys, time, warnings
+import contextlib, io, json, math, os, random, re, signal, socket, subprocess, sys, time, typing, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
+from typing import Literal
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
-from functools import wraps
-from fastcore.script import anno_parser
-from .utils import atomic_write, atomic_torch_save, sha256_file, progress, shared_dir
+from .utils import (atomic_write, atomic_torch_save, sha256_file, progress, shared_dir, cli, AlexnetError, UsageError,
+                              run_lock, EXIT_DATAERR)
 
 # %% auto #0
-__all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE', 'TrainConfig', 'make_config',
-           'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule', 'topk_correct', 'parse_nodelist', 'dist_env',
-           'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path', 'list_checkpoints', 'prune_checkpoints',
-           'load_checkpoint', 'load_latest', 'rng_state', 'set_rng_state', 'dropout_masks', 'dropout_generator',
-           'write_log', 'seed_reference', 'plot_curves', 'StopSignals', 'NonFiniteLoss', 'validate', 'train',
-           'flags_requested', 'atomic_write_json', 'main']
+__all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE', 'MODEL_KEYS', 'RESUME_KEYS',
+           'TrainConfig', 'make_config', 'check_config', 'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule',
+           'topk_correct', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
+           'list_checkpoints', 'safe_load', 'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints',
+           'load_latest', 'rng_state', 'set_rng_state', 'dropout_masks', 'dropout_generator', 'write_log',
+           'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
+           'resume_differences', 'NonFiniteLoss', 'train', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
+           'settings_signature', 'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
@@ -35,8 +37,8 @@ class TrainConfig:
     momentum: float = 0.9          # §5
     weight_decay: float = 5e-4     # §5: 0.0005
     wd_bias: bool = False          # decay biases too? The paper does not say; cuda-convnet and Caffe did not
-    sgd: str = 'paper'             # 'paper': v <- m v - lr(wd w + g); w <- w + v.  'pytorch': torch.optim.SGD
-    schedule: str = 'plateau'      # 'plateau' (§5: /10 when val error stops improving) or 'step'
+    sgd: Literal['paper', 'pytorch'] = 'paper'  # 'paper': v <- m v - lr(wd w + g); w <- w + v.  'pytorch': torch.optim.SGD
+    schedule: Literal['plateau', 'step'] = 'plateau'  # 'plateau' (§5: /10 when val error stops improving) or 'step'
     patience: int = 5              # plateau: epochs without improvement before a drop (not in the paper)
     threshold: float = 1e-3        # plateau: an improvement smaller than this (absolute top-1 error) is none
     step_every: int = 30           # step: drop every this many epochs
@@ -51,18 +53,24 @@ class TrainConfig:
     deterministic: bool = False    # torch.use_deterministic_algorithms (CPU runs are deterministic anyway)
     width: float = 1.0             # model: channel multiplier (1.0 is the paper's net)
     dropout: float = 0.5           # model: §4.2 dropout probability
-    lrn_alpha: float|None = None   # model: LRN alpha (None: the model's default)
-    lrn_impl: str|None = None      # model: LRN implementation (None: the model's default)
+    lrn_alpha: float|None = None   # model: §3.3's alpha, read as `lrn_alpha_on` says (None: the model's, 1e-4)
+    lrn_alpha_on: Literal['sum', 'mean']|None = None  # model: 'sum': k + alpha*sum(a^2), §3.3 as printed; 'mean': k + (alpha/n)*sum(a^2), cuda-convnet/Caffe (None: 'sum')
+    lrn_groups: Literal[1, 2]|None = None  # model: 2: LRN within each tower's maps, as on the two GPUs; 1: across all maps, Caffe (None: 2)
+    lrn_impl: Literal['fast', 'torch', 'paper']|None = None  # model: LRN implementation (None: the model's, 'fast')
+    input_size: Literal[224, 227]|None = None  # model and loader: 224 (§4.1's patches, conv1 padded by 2) or 227 (Caffe, no padding) (None: 224)
     init_std: float|None = None    # model: std of the initial weights (None: the model's, §5's 0.01)
     hidden_bias: float|None = None # model: initial bias of conv2/4/5, fc6/7 (None: the model's, §5's 1)
-    init: str|None = None          # model: 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in), demo only); None: the model's, 'paper'
+    init: Literal['paper', 'kaiming']|None = None  # model: 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in), demo only); None: the model's, 'paper'
     input_scale: float|None = None # model: multiply the input pixels by this before conv1 (None: the model's, 1)
     ckpt_minutes: float = 30.0     # also checkpoint mid-epoch every this many minutes (0: never)
     ckpt_every_steps: int = 0      # also checkpoint every this many steps (0: never; tests use it)
-    keep: int = 3                  # keep the last K step/epoch checkpoints (plus best.pt)
+    keep: int = 3                  # keep the last K readable step/epoch checkpoints (plus best.pt); unreadable files are never counted nor deleted
     resume: str = 'auto'           # 'auto': continue from RUN/checkpoints if any; 'never'; or a checkpoint path
+    restart: bool = False          # start again in a run directory that holds a run: the old one is moved to RUN/old-<time>/, never deleted
+    allow_changes: bool = False    # resume although settings or inputs differ from the checkpoint's (fine-tuning, a new lr); recorded in config.json's history
+    allow_stats_mismatch: bool = False  # use a statistics file computed from another manifest than DATA/manifest.csv
     shuffle_labels: bool = False   # control experiment: permute training labels (must give chance accuracy)
-    preset: str = 'paper'          # the preset these settings started from (recorded in config.json)
+    preset: Literal['paper', 'demo'] = 'paper'  # the preset these settings started from (recorded in config.json)
 
 # %% ../nbs/06_train.ipynb #da883033
 PRESETS = {
@@ -84,9 +92,40 @@ def make_config(preset:str='paper', # a key of `PRESETS`
     if c.stats is None: c.stats = str(Path(c.data)/'stats.pt')
     if c.classes is None: c.classes = str(Path(c.data)/'classes.csv')
     if c.val_batch_size is None: c.val_batch_size = c.batch_size
-    if c.schedule not in ('plateau', 'step'): raise ValueError(f"schedule must be 'plateau' or 'step', not {c.schedule!r}")
-    if c.sgd not in ('paper', 'pytorch'): raise ValueError(f"sgd must be 'paper' or 'pytorch', not {c.sgd!r}")
-    if c.batch_size < 1 or c.epochs < 1 or c.lr <= 0: raise ValueError("batch_size and epochs must be >= 1 and lr > 0")
+    return check_config(c)
+
+# %% ../nbs/06_train.ipynb #a11ce001
+_LIMITS = dict(epochs='>= 1', batch_size='>= 1', val_batch_size='>= 1', lr='> 0', momentum='[0, 1)', weight_decay='>= 0',
+               patience='>= 1', threshold='>= 0', step_every='>= 1', max_drops='>= 0', lr_factor='(0, 1]', workers='>= 0',
+               width='> 0', dropout='[0, 1)', lrn_alpha='> 0', init_std='> 0', hidden_bias='finite', input_scale='> 0',
+               ckpt_minutes='>= 0', ckpt_every_steps='>= 0', keep='>= 1')
+
+def _within(v, spec:str)->bool:
+    "Whether number `v` is finite and meets `spec`: '>= x', '> x', an interval like '[0, 1)', or 'finite'."
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): return False
+    if spec == 'finite': return True
+    if spec[0] in '[(':
+        lo, hi = (float(s) for s in spec[1:-1].split(','))
+        return (lo <= v if spec[0] == '[' else lo < v) and (v <= hi if spec[-1] == ']' else v < hi)
+    op, x = spec.split()
+    return v >= float(x) if op == '>=' else v > float(x)
+
+def _choices(name:str)->tuple|None:
+    "The values a `Literal` field of `TrainConfig` allows, or None."
+    t = typing.get_type_hints(TrainConfig)[name]
+    return next((typing.get_args(a) for a in (t, *typing.get_args(t)) if typing.get_origin(a) is Literal), None)
+
+def check_config(c:TrainConfig)->TrainConfig:
+    "Raise `UsageError` naming the flag of the first setting out of range or not among its choices; returns `c`."
+    for f in fields(c):
+        v, flag = getattr(c, f.name), '--' + f.name.replace('_', '-')
+        if v is None: continue
+        ch = _choices(f.name)
+        if ch is not None and v not in ch: raise UsageError(f'{flag} {v!r} is not a choice', todo=f"use {' or '.join(map(repr, ch))}")
+        if f.name in _LIMITS and not _within(v, _LIMITS[f.name]):
+            raise UsageError(f'{flag} {v!r} is out of range', todo=f'give a number {_LIMITS[f.name]}')
+    if c.restart and c.resume not in ('auto', 'never'):
+        raise UsageError(f'--restart starts again but --resume {c.resume} continues', todo='give one of the two')
     return c
 
 # %% ../nbs/06_train.ipynb #08899a21
@@ -199,10 +238,10 @@ def dist_env(env:dict|None=None # environment variables (default: os.environ)
 def setup_distributed(device:str='auto' # 'auto', 'cpu', 'cuda', 'cuda:N'
                      )->tuple:
     "Join the process group if launched by torchrun/srun; returns (dist_env dict, torch.device)."
-    e = dist_env()
+    e, asked = dist_env(), device
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if device == 'cuda': device = f"cuda:{e['local_rank']}"
-    dev = torch.device(device)
+    dev = _device(device, asked)
     if dev.type == 'cuda': torch.cuda.set_device(dev)
     if e['world_size'] > 1 and not dist.is_initialized():
         os.environ.setdefault('MASTER_ADDR', e['master_addr']); os.environ.setdefault('MASTER_PORT', e['master_port'])
@@ -212,6 +251,19 @@ def setup_distributed(device:str='auto' # 'auto', 'cpu', 'cuda', 'cuda:N'
         dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo', rank=e['rank'], world_size=e['world_size'],
                                 **({'device_id': dev} if dev.type == 'cuda' else {}))
     return e, dev
+
+def _device(name:str, # a torch device name
+            asked:str|None=None, # what the user wrote (for the message)
+           )->torch.device:
+    "`torch.device(name)`, with `UsageError` for a name torch does not know or a GPU that is not there."
+    asked = asked or name
+    try: dev = torch.device(name)
+    except RuntimeError: raise UsageError(f'--device {asked!r} is not a device', todo="use auto, cpu, cuda or cuda:N") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise UsageError(f'--device {asked} asks for a GPU but torch finds none', todo='use --device cpu (or auto), or run where a GPU is visible')
+    if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f'--device {asked}: only {torch.cuda.device_count()} GPU(s) visible', todo='use cuda:0 .. cuda:N-1, or auto')
+    return dev
 
 def reduce_sum(t:torch.Tensor)->torch.Tensor:
     "All-reduce (sum) `t` across ranks in place when distributed; returns it."
@@ -231,32 +283,84 @@ def ckpt_path(run_dir, epoch:int, step:int)->Path:
     return Path(run_dir)/'checkpoints'/f'ckpt_e{epoch:03d}_s{step:06d}.pt'
 
 def list_checkpoints(run_dir)->list:
-    "The run's step/epoch checkpoints, oldest first (by epoch, then step)."
+    "The run's step/epoch checkpoint files, readable or not, oldest first (by epoch, then step)."
     d = Path(run_dir)/'checkpoints'
     cks = [(int(m[1]), int(m[2]), p) for p in d.glob('ckpt_e*_s*.pt') if (m := CKPT_RE.search(p.name))]
     return [p for *_, p in sorted(cks)]
 
-def prune_checkpoints(run_dir, keep:int):
-    "Delete all but the last `keep` step/epoch checkpoints (best.pt is separate and stays)."
-    for p in list_checkpoints(run_dir)[:-keep] if keep > 0 else []: p.unlink(missing_ok=True)
-
 # %% ../nbs/06_train.ipynb #a3c0b726
 CKPT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'step', 'rng', 'config', 'classes', 'stats', 'metrics')
 
+def _reason(ex:BaseException)->str:
+    "A short reason for a failed load or write (never torch's advice to load unsafely)."
+    if isinstance(ex, __import__('pickle').UnpicklingError): return 'it holds objects a safe load (weights_only=True) refuses'
+    if isinstance(ex, OSError) and ex.strerror: return ex.strerror
+    lines = [l.strip() for l in str(ex).splitlines() if l.strip()]
+    text = ' '.join(lines[:2]).split('. ')[0].rstrip('.')[:300]     # whole sentences: the first one
+    return f"{type(ex).__name__}: {text or 'no details'}"
+
+def safe_load(path, # a file written with torch.save
+              what:str='checkpoint', # how the user calls it
+              todo:str='use another copy'): # what to do if it is unreadable
+    "`torch.load(path, weights_only=True)` on the CPU; `UsageError` naming the file if it is missing or unreadable."
+    path = Path(path)
+    if not path.is_file(): raise UsageError(f'{what} not found', path, f'check the path; {todo}')
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as ex: raise UsageError(f'cannot read the {what}: {_reason(ex)}', path, f'it is truncated, damaged or not a {what}; {todo}') from None
+
 def load_checkpoint(path)->dict:
-    "Load a checkpoint with `weights_only=True` and check it has every key; raises on anything wrong."
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    "Load a checkpoint with `weights_only=True` and check it has every key; `UsageError` naming the file otherwise."
+    ck = safe_load(path, 'checkpoint', 'give another checkpoint of RUN/checkpoints/')
     missing = [k for k in CKPT_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing: raise ValueError(f"{path} is not a training checkpoint (missing {missing})")
+    if missing: raise UsageError(f'not an alexnet_train checkpoint (missing {missing})', path, 'give a file that alexnet_train wrote')
     return ck
 
+# %% ../nbs/06_train.ipynb #a11ce004
+_VERIFIED, _REPORTED = {}, set()   # path -> (size, mtime) of files that loaded with every key; unreadable files already reported
+
+def _warn(msg:str):
+    "One warning line on stderr."
+    print(f"alexnet_train: warning: {' '.join(msg.split())}", file=sys.stderr, flush=True)
+
+def is_readable(path)->bool:
+    "Whether `path` loads with `weights_only=True` and has every checkpoint key (remembered while the file is unchanged)."
+    try: st = Path(path).stat()
+    except OSError: return False
+    key = (st.st_size, st.st_mtime_ns)
+    if _VERIFIED.get(str(path)) == key: return True
+    try: load_checkpoint(path)
+    except UsageError: return False
+    _VERIFIED[str(path)] = key; return True
+
+def scan_checkpoints(run_dir)->tuple:
+    "(readable, unreadable) checkpoint files of the run, each oldest first."
+    ps = list_checkpoints(run_dir); ok = [is_readable(p) for p in ps]
+    return [p for p, o in zip(ps, ok) if o], [p for p, o in zip(ps, ok) if not o]
+
+def _report(bad:list, note:str=''):
+    "Warn once per process about unreadable checkpoint files, in one line naming them."
+    new = [p for p in bad if str(p) not in _REPORTED]
+    if not new: return
+    _REPORTED.update(map(str, new))
+    _warn(f"unreadable checkpoint{'s' if len(new) > 1 else ''} {', '.join(map(str, new))} ({note or 'not counted toward --keep'}); "
+          "they are never deleted: move them away once the run has moved on")
+
+def prune_checkpoints(run_dir, keep:int)->list:
+    "Delete all but the newest `keep` readable checkpoints; unreadable files are never counted nor deleted (returned, and reported)."
+    good, bad = scan_checkpoints(run_dir)
+    for p in good[:-keep] if keep > 0 else []: p.unlink(missing_ok=True); _VERIFIED.pop(str(p), None)
+    _report(bad); return bad
+
 def load_latest(run_dir)->tuple:
-    "(checkpoint, path) of the newest readable checkpoint in `run_dir`, warning about unreadable ones; (None, None) if none."
-    for p in reversed(list_checkpoints(run_dir)):
-        try: return load_checkpoint(p), p
-        except Exception as ex:
-            warnings.warn(f"checkpoint {p} cannot be read ({type(ex).__name__}: {str(ex)[:200]}); "
-                          "falling back to the previous one. Delete it once the run has moved on.")
+    "(checkpoint, path) of the newest readable checkpoint; (None, None) if there is none; `AlexnetError` (exit 1) if none of several is readable."
+    ps, bad = list_checkpoints(run_dir), []
+    for p in reversed(ps):
+        try: ck = load_checkpoint(p)
+        except UsageError: bad.append(p); continue
+        _report(bad[::-1], f'falling back to the previous one, {p.name}')
+        return ck, p
+    if ps: raise AlexnetError(f"none of the {len(ps)} checkpoints can be read ({', '.join(p.name for p in ps)}), so the run cannot continue",
+                              Path(run_dir)/'checkpoints', 'restore a good copy, pass --resume PATH of one, or --restart to move this run aside and start again')
     return None, None
 
 # %% ../nbs/06_train.ipynb #55df249b
@@ -349,9 +453,6 @@ class StopSignals:
     def __exit__(self, *a):
         for n, h in self.old.items(): signal.signal(getattr(signal, n), h)
 
-class NonFiniteLoss(RuntimeError):
-    "The training loss became NaN or infinite."
-
 # %% ../nbs/06_train.ipynb #dd853c4d
 def validate(model:nn.Module, # the network (any wrapper)
              loader, # validation `Loader` (train=False: centre crop)
@@ -370,20 +471,24 @@ def validate(model:nn.Module, # the network (any wrapper)
 
 # %% ../nbs/06_train.ipynb #38c91af3
 def _classes_table(path):
+    "The class table as {'wnid': [...], 'words': [...]}; `UsageError` naming the file if it cannot be read."
     from alexnet_nb.labels import load_classes
-    df = load_classes(path)
+    try: df = load_classes(path)
+    except Exception as ex: raise UsageError(f'cannot read the class table: {_reason(ex)}', path, 'rebuild it with alexnet_labels, or pass --classes PATH') from None
     return dict(wnid=[str(w) for w in df['wnid']], words=[str(w) for w in df['words']])
+
+MODEL_KEYS = ('lrn_alpha', 'lrn_alpha_on', 'lrn_groups', 'lrn_impl', 'input_size', 'init_std', 'hidden_bias', 'init', 'input_scale')
 
 def _build_model(cfg:TrainConfig, n_classes:int)->nn.Module:
     from alexnet_nb.model import AlexNet
     kw = dict(num_classes=n_classes, width=cfg.width, dropout=cfg.dropout)
-    for k in ('lrn_alpha', 'lrn_impl', 'init_std', 'hidden_bias', 'init', 'input_scale'):
+    for k in MODEL_KEYS:
         if getattr(cfg, k) is not None: kw[k] = getattr(cfg, k)
     return AlexNet(**kw)
 
-def _loaders(cfg:TrainConfig, env:dict, device, n_classes:int):
+def _loaders(cfg:TrainConfig, env:dict, device, crop:int=224):
     from alexnet_nb.augment import Loader
-    kw = dict(seed=cfg.seed, rank=env['rank'], world_size=env['world_size'], workers=cfg.workers, device=str(device))
+    kw = dict(seed=cfg.seed, rank=env['rank'], world_size=env['world_size'], workers=cfg.workers, device=str(device), crop=crop)
     tr = Loader(cfg.data, 'train', cfg.stats, cfg.batch_size, train=True, **kw)
     if cfg.shuffle_labels:   # the control: a fixed random permutation of the training labels
         y = np.random.default_rng(cfg.seed + 12345).permutation(tr.targets)
@@ -392,57 +497,164 @@ def _loaders(cfg:TrainConfig, env:dict, device, n_classes:int):
     return tr, va
 
 # %% ../nbs/06_train.ipynb #c5868eb7
+def load_stats_file(path, # statistics file (`alexnet_stats`)
+                    manifest=None, # the manifest.csv trained on: its SHA-256 must be the one the statistics record
+                    allow_mismatch:bool=False, # accept statistics of another manifest
+                   )->dict:
+    "The statistics, loaded safely and checked (shapes, finite values, manifest); `UsageError` naming the file otherwise."
+    from alexnet_nb.augment import load_stats
+    st = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
+    if not isinstance(st, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
+    try: st = load_stats(st)
+    except (ValueError, TypeError) as ex: raise UsageError(f'not a usable statistics file: {_reason(ex)}', path, 'recompute it with alexnet_stats DATA') from None
+    for k in ('mean_image', 'eigvals', 'eigvecs'):
+        if not np.isfinite(np.asarray(st[k])).all(): raise UsageError(f'the statistics hold NaN or infinite values in {k}', path, 'recompute them with alexnet_stats DATA')
+    want = st.get('manifest_sha256')
+    if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and sha256_file(manifest) != want:
+        raise UsageError(f'the statistics were computed from another manifest (sha256 {want[:12]}...) than {manifest}', path,
+                         'compute them for this data with alexnet_stats DATA, pass the right --stats, or --allow-stats-mismatch')
+    return st
+
+def _inputs(cfg:TrainConfig)->dict:
+    "Path and SHA-256 of the class table, statistics file and manifest this run uses (the checkpoint records them)."
+    files = dict(classes=cfg.classes, stats=cfg.stats, manifest=Path(cfg.data)/'manifest.csv')
+    return {k: dict(path=str(Path(p).resolve()), sha256=sha256_file(p)) for k, p in files.items() if Path(p).is_file()}
+
 def _check_inputs(cfg:TrainConfig, world_size:int):
-    for what, p in (('data root', cfg.data), ('statistics file', cfg.stats), ('class table', cfg.classes)):
+    "Every input exists and reads, and the batches divide by the world size; returns the class table."
+    for what, p, flag in (('data root', cfg.data, 'data'), ('statistics file', cfg.stats, 'stats'), ('class table', cfg.classes, 'classes')):
         if not Path(p).exists():
-            raise FileNotFoundError(f"{what} {p} does not exist: run alexnet_preprocess / alexnet_labels / alexnet_stats first, "
-                                    f"or pass --{ {'data root': 'data', 'statistics file': 'stats', 'class table': 'classes'}[what]} PATH")
-    for b, name in ((cfg.batch_size, 'batch_size'), (cfg.val_batch_size, 'val_batch_size')):
-        if b % world_size: raise ValueError(f"{name} {b} is the global batch and must divide by the world size {world_size}")
+            raise UsageError(f'{what} {p} does not exist', p, f'run alexnet_preprocess / alexnet_labels / alexnet_stats first, or pass --{flag} PATH')
+    load_stats_file(cfg.stats, Path(cfg.data)/'manifest.csv', cfg.allow_stats_mismatch)
+    for b, name in ((cfg.batch_size, 'batch-size'), (cfg.val_batch_size, 'val-batch-size')):
+        if b % world_size: raise UsageError(f'--{name} {b} is the global batch and does not divide by the world size {world_size}',
+                                            todo=f'give a multiple of {world_size}')
+    return _classes_table(cfg.classes)
+
+def _check_run_dir(run_dir:Path):
+    "Make the run directory; `UsageError` if that is impossible or it is not writable."
+    try: run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as ex: raise UsageError(f'cannot make the run directory ({ex.strerror})', run_dir, 'choose a --run-dir in a writable place') from None
+    if not os.access(run_dir, os.W_OK | os.X_OK): raise UsageError('the run directory is not writable', run_dir, 'choose a --run-dir you can write')
+
+def move_aside(run_dir:Path)->Path|None:
+    "Move everything of an earlier run (not the lock, not older runs moved aside) into RUN/old-<time>/; returns that folder."
+    items = [p for p in run_dir.iterdir() if p.name != '.lock' and not p.name.startswith('old-')]
+    if not items: return None
+    dst = run_dir/f"old-{time.strftime('%Y%m%d-%H%M%S')}"
+    while dst.exists(): dst = dst.with_name(dst.name + '+')
+    dst.mkdir()
+    for p in items: p.rename(dst/p.name)
+    return dst
 
 def _start_state(cfg:TrainConfig, run_dir:Path, rank:int):
-    "The checkpoint to resume from (or None), following `cfg.resume`."
+    "The checkpoint to resume from (or None), following `cfg.resume` and `cfg.restart`; a run is never started over silently."
+    had = bool(list_checkpoints(run_dir)) or (run_dir/'log.csv').exists()
+    if cfg.restart:
+        if had and not rank: print(f'restarting: the earlier run is now in {move_aside(run_dir)}', flush=True)
+        return None, None
     if cfg.resume == 'never':
-        if list_checkpoints(run_dir): raise FileExistsError(f"{run_dir} already has checkpoints and resume='never': choose a new --run-dir")
+        if had: raise UsageError('the run directory already holds a run and --resume is never', run_dir,
+                                 'pass --restart to move it aside and start again, --resume auto to continue, or choose a new --run-dir')
         return None, None
     if cfg.resume != 'auto': return load_checkpoint(cfg.resume), Path(cfg.resume)
     if not rank:
         [p.unlink() for p in (run_dir/'checkpoints').glob('.*.tmp')]   # files torn by a kill mid-write
         (run_dir/'PREEMPTED').unlink(missing_ok=True)
-    return load_latest(run_dir)
+    ck, p = load_latest(run_dir)
+    if ck is None and (run_dir/'log.csv').exists():
+        raise UsageError('the run directory has a log but no checkpoint to continue from', run_dir,
+                         'pass --restart to move the old run aside and start again, --resume PATH, or choose a new --run-dir')
+    return ck, p
+
+# %% ../nbs/06_train.ipynb #a11ce005
+RESUME_KEYS = ('batch_size', 'lr', 'momentum', 'weight_decay', 'wd_bias', 'sgd', 'schedule', 'patience', 'threshold',
+               'step_every', 'max_drops', 'lr_factor', 'seed', 'shuffle_labels')
+
+def resume_differences(old:dict, # the checkpoint's `config`
+                       new:dict, # this start's (the same layout)
+                      )->list: # one 'what: old -> new' string per difference
+    "Model settings, training settings and input files (by SHA-256) that differ between a checkpoint and this start."
+    om, nm = old.get('model', {}), new.get('model', {})
+    out = [f'{k} {om.get(k)!r} -> {nm.get(k)!r}' for k in sorted(set(om) | set(nm)) if om.get(k) != nm.get(k)]
+    out += [f'{k} {old[k]!r} -> {new.get(k)!r}' for k in RESUME_KEYS if k in old and old[k] != new.get(k)]
+    oi, ni = old.get('inputs', {}), new.get('inputs', {})
+    for k in ('classes', 'stats', 'manifest'):
+        a, b = oi.get(k), ni.get(k)
+        if a and b and a['sha256'] != b['sha256']: out.append(f"{k} file {a['path']} (sha256 {a['sha256'][:12]}) -> {b['path']} ({b['sha256'][:12]})")
+    return out
+
+def _check_resume(ck:dict, path:Path, conf:dict, allow:bool)->list:
+    "The differences between the checkpoint and this start; `UsageError` listing them unless `allow`."
+    old = dict(ck['config'])
+    if 'inputs' not in old and ck.get('stats'): old['inputs'] = dict(stats=ck['stats'])   # checkpoints before inputs were recorded
+    d = resume_differences(old, conf)
+    if d and not allow: raise UsageError(f"this start differs from the checkpoint in {len(d)} setting{'s' if len(d) > 1 else ''}: {'; '.join(d)}", path,
+                                         "rerun with the checkpoint's settings, pass --allow-changes to continue with the new ones (recorded in config.json), or use a new --run-dir")
+    return d
+
+def _history(run_dir:Path, ck:dict|None, path, changes:list)->list:
+    "The earlier starts (from config.json, else the checkpoint) and this one."
+    try: prior = json.loads((run_dir/'config.json').read_text()).get('history', [])
+    except (OSError, ValueError, AttributeError): prior = []
+    if not prior and ck: prior = ck['config'].get('history', [])
+    return [*prior, dict(time=time.strftime('%Y-%m-%dT%H:%M:%S%z'), host=socket.gethostname(), pid=os.getpid(), argv=sys.argv[1:],
+                         start='resumed' if ck else 'new', checkpoint=None if ck is None else str(path),
+                         epoch=None if ck is None else ck['epoch'], step=None if ck is None else ck['step'], changes=changes)]
+
+def _load_state(model, opt, sched, ck:dict, path, cfg:TrainConfig):
+    "Weights, optimiser and schedule from the checkpoint; where --allow-changes let settings differ, `cfg`'s win."
+    try: model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
+    except (RuntimeError, ValueError, KeyError) as ex:
+        raise UsageError(f"the checkpoint's weights do not fit this model ({_reason(ex)})", path,
+                         'resume with the settings it was trained with (its config), or use a new --run-dir') from None
+    sched.load_state_dict(ck['scheduler'])
+    for g, wd in zip(opt.param_groups, (cfg.weight_decay, cfg.weight_decay if cfg.wd_bias else 0.)): g.update(momentum=cfg.momentum, weight_decay=wd)
+    if ck['config'].get('lr', cfg.lr) != cfg.lr: sched.lr = cfg.lr      # a deliberate new rate
+    sched.apply()
+
+# %% ../nbs/06_train.ipynb #a11ce007
+class NonFiniteLoss(AlexnetError):
+    "The training loss became NaN or infinite (exit 65, EX_DATAERR)."
+    exit_code = EXIT_DATAERR
 
 # %% ../nbs/06_train.ipynb #fd2e3378
 def train(cfg:TrainConfig # the settings (`make_config`)
          )->dict:
-    "Train (or resume) a run; returns the summary, whose `status` is 'done' or 'preempted'."
+    "Train (or resume) a run, rank 0 holding the run directory's lock throughout; returns the summary, whose `status` is 'done' or 'preempted'."
+    classes = _check_inputs(cfg, dist_env()['world_size'])
+    run_dir = Path(cfg.run_dir)
+    with contextlib.ExitStack() as stack:
+        if dist_env()['rank'] == 0: _check_run_dir(run_dir); stack.enter_context(run_lock(run_dir))
+        return _train(cfg, classes)
+
+def _train(cfg:TrainConfig, classes:dict)->dict:
     env, device = setup_distributed(cfg.device)
     rank, world, main = env['rank'], env['world_size'], env['rank'] == 0
-    run_dir = Path(cfg.run_dir); _check_inputs(cfg, world)
+    run_dir = Path(cfg.run_dir)
     if cfg.deterministic: torch.use_deterministic_algorithms(True); os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     if device.type == 'cuda': torch.backends.cudnn.benchmark = not cfg.deterministic
-    classes = _classes_table(cfg.classes)
     torch.manual_seed(cfg.seed)                                   # same initial weights on every rank
     model = _build_model(cfg, len(classes['wnid'])).to(device)
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     sched = LRSchedule(opt, cfg)
-    train_dl, val_dl = _loaders(cfg, env, device, len(classes['wnid']))
-    steps = len(train_dl)
-    if steps == 0: raise ValueError(f"the training split of {cfg.data} has fewer images than one global batch ({cfg.batch_size})")
-    conf = {**asdict(cfg), 'model': dict(model.config), 'world_size': world}
-    stats_ref = dict(path=str(Path(cfg.stats).resolve()), sha256=sha256_file(cfg.stats))
-
+    inputs = _inputs(cfg)
+    conf = {**asdict(cfg), 'model': dict(model.config), 'world_size': world, 'inputs': inputs}
+    stats_ref = inputs['stats']
     ck, ck_path = _start_state(cfg, run_dir, rank)
+    changes = [] if ck is None else _check_resume(ck, ck_path, conf, cfg.allow_changes)
+    train_dl, val_dl = _loaders(cfg, env, device, model.config['input_size'])
+    steps = len(train_dl)
+    if steps == 0: raise UsageError(f'the training split has fewer images than one global batch ({cfg.batch_size})', cfg.data, 'lower --batch-size')
     epoch, step, hist, best = 1, 0, [], None
     sums = torch.zeros(3, dtype=torch.float64, device=device)     # loss sum, top-1 hits, n (this rank)
     gen = dropout_generator(cfg.seed, rank, device)                # different masks on every rank
-    if ck is None:
-        if main: run_dir.mkdir(parents=True, exist_ok=True); (run_dir/'config.json').write_text(json.dumps(conf, indent=1))
-    else:
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
+    if ck is not None: _load_state(model, opt, sched, ck, ck_path, cfg)
+    conf['history'] = _history(run_dir, ck, ck_path, changes)
+    if main: atomic_write_json(conf, run_dir/'config.json')      # at every start, with the history of starts and changes
+    if ck is not None:
         epoch, step, hist, best = ck['epoch'], ck['step'], ck['metrics']['history'], ck['metrics']['best']
-        for k in ('batch_size', 'seed', 'width'):
-            if ck['config'].get(k) != getattr(cfg, k): warnings.warn(f"resuming {ck_path} written with {k}={ck['config'].get(k)}, now {getattr(cfg, k)}")
         rs = ck['rng']['ranks']
         if len(rs) == world: set_rng_state(rs[rank]); gen.set_state(rs[rank]['dropout'])
         else:
@@ -450,7 +662,7 @@ def train(cfg:TrainConfig # the settings (`make_config`)
             gen = dropout_generator(cfg.seed + 7919 * epoch + step, rank, device)
         if step >= ck.get('steps_per_epoch', steps): epoch, step = epoch + 1, 0
         elif main: sums += torch.tensor(ck['metrics']['running'], dtype=torch.float64, device=device)   # all ranks' sums, counted once
-        if main: print(f"resumed from {ck_path}: epoch {epoch}, step {step}/{steps}", flush=True)
+        if main: print(f"resumed from {ck_path}: epoch {epoch}, step {step}/{steps}" + (f" with changes: {'; '.join(changes)}" if changes else ''), flush=True)
     sched.apply()
 
     net = model
@@ -458,18 +670,17 @@ def train(cfg:TrainConfig # the settings (`make_config`)
     if cfg.compile: net = torch.compile(net)
 
     def save(ep, st, running, is_best=False):
-        "Gather every rank's RNG state and the epoch's running sums, then rank 0 writes the checkpoint atomically."
+        "Gather every rank's RNG state and the epoch's running sums, then rank 0 writes, verifies and prunes."
         running = reduce_sum(running.clone())
         mine = {**rng_state(), 'dropout': gen.get_state()}
         states = [None] * world
         if world > 1: dist.all_gather_object(states, mine)
         else: states = [mine]
         if main:
-            p = ckpt_path(run_dir, ep, st)
-            atomic_torch_save(dict(model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+            p = write_checkpoint(dict(model={k: v.detach().cpu() for k, v in model.state_dict().items()},
                 optimizer=opt.state_dict(), scheduler=sched.state_dict(), epoch=ep, step=st, steps_per_epoch=steps,
                 rng=dict(ranks=states), config=conf, classes=classes, stats=stats_ref,
-                metrics=dict(history=hist, best=best, running=running.tolist())), p)
+                metrics=dict(history=hist, best=best, running=running.tolist())), ckpt_path(run_dir, ep, st))
             if is_best: _link_best(p, run_dir/'checkpoints'/'best.pt')
             prune_checkpoints(run_dir, cfg.keep)
         if world > 1: dist.barrier()
@@ -492,10 +703,10 @@ def train(cfg:TrainConfig # the settings (`make_config`)
                     due = (cfg.ckpt_every_steps and step % cfg.ckpt_every_steps == 0) or (cfg.ckpt_minutes and time.time() - last_save > 60 * cfg.ckpt_minutes)
                     flags = reduce_max(torch.tensor([float(sig.requested), float(not torch.isfinite(loss)), float(bool(due))], device=device)).tolist()
                     if flags[1]:
-                        good = list_checkpoints(run_dir)
-                        raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {epoch}, step {step}/{steps} (lr {sched.lr:g}); "
-                                            f"nothing was saved after it. The last good checkpoint is {good[-1] if good else 'none'}. "
-                                            "Lower --lr, check the statistics file, or resume from an earlier checkpoint with --resume PATH.")
+                        good = scan_checkpoints(run_dir)[0] if main else []
+                        raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {epoch}, step {step}/{steps} (lr {sched.lr:g}); nothing was saved after it",
+                                            todo=f"lower --lr or check the statistics file; the last good checkpoint is {good[-1] if good else 'none'} "
+                                                 "(continue from it with --resume PATH)")
                     opt.step()
                     sums += torch.cat([loss.detach()[None] * len(y), topk_correct(out.detach().float(), y, ks=(1,)), torch.tensor([len(y)], device=device)]).double()
                     bar.update(cfg.batch_size)
@@ -525,7 +736,7 @@ def train(cfg:TrainConfig # the settings (`make_config`)
                 if epoch <= cfg.epochs and flags_requested(sig, device): status = 'preempted'; break
     finally:
         train_dl.close(); val_dl.close()
-    summary = _summary(cfg, run_dir, hist, best, status)
+    summary = _summary(cfg, run_dir, hist, best, status, main)
     if main and status == 'done': atomic_write_json(summary, run_dir/'metrics.json')
     if main and status == 'preempted':   # for launchers that do not pass exit code 75 on (torchrun)
         atomic_write_json(dict(signal=sig.signum, epoch=epoch, step=step, checkpoint=summary['latest_checkpoint']), run_dir/'PREEMPTED')
@@ -536,6 +747,20 @@ def train(cfg:TrainConfig # the settings (`make_config`)
 def flags_requested(sig:StopSignals, device)->bool:
     "Whether any rank received a stop signal (all ranks must call this together)."
     return bool(reduce_max(torch.tensor([float(sig.requested)], device=device)).item())
+
+def write_checkpoint(ck:dict, # the checkpoint (CKPT_KEYS)
+                     path:Path, # RUN/checkpoints/ckpt_e..._s....pt
+                    )->Path:
+    "Save atomically and load it back (`weights_only`, every key) before it counts; `AlexnetError` (exit 1) naming the file if either fails."
+    buf = io.BytesIO(); torch.save(ck, buf)            # serialise first: a failed write then says why (disk full, quota)
+    try:
+        with atomic_write(path, 'wb') as f: f.write(buf.getbuffer())
+    except Exception as ex:
+        good = scan_checkpoints(path.parent.parent)[0]
+        raise AlexnetError(f'could not write the checkpoint ({_reason(ex)})', path,
+                           f"free space on that disk and rerun the same command: it continues from the last good checkpoint, {good[-1] if good else 'none'}") from None
+    if not is_readable(path): raise AlexnetError('the checkpoint just written cannot be read back', path, 'check the disk, then rerun the same command')
+    return path
 
 def _link_best(src:Path, dst:Path):
     "Point best.pt at `src` atomically: a hard link where the file system allows, else a copy."
@@ -549,76 +774,29 @@ def atomic_write_json(obj, path):
     "Write `obj` as indented JSON, atomically."
     with atomic_write(path, 'w') as f: json.dump(obj, f, indent=1)
 
-def _summary(cfg, run_dir, hist, best, status):
-    last = hist[-1] if hist else {}
+def _summary(cfg, run_dir, hist, best, status, main:bool=True):
+    last, good = (hist[-1] if hist else {}), (scan_checkpoints(run_dir)[0] if main else list_checkpoints(run_dir))
     return dict(status=status, epochs_done=len(hist), final=last, best=best,
                 val_top1_acc=None if not last else 1 - last['val_top1_err'],
-                best_checkpoint=str(run_dir/'checkpoints'/'best.pt'), latest_checkpoint=str(list_checkpoints(run_dir)[-1]) if list_checkpoints(run_dir) else None,
+                best_checkpoint=str(run_dir/'checkpoints'/'best.pt'), latest_checkpoint=str(good[-1]) if good else None,
                 log=str(run_dir/'log.csv'), curves=str(run_dir/'curves.png'), config=str(run_dir/'config.json'),
                 train_time_s=sum(r['time_s'] for r in hist))
 
 # %% ../nbs/06_train.ipynb #9d13703d
-def _cli(f):
-    "Like `call_parse` (same parser), also taking `--run-dir` for `--run_dir`; `python -m` runs it once, from the `__main__` guard."
-    @wraps(f)
-    def _f(*args, **kwargs):
-        if args or kwargs: return f(*args, **kwargs)          # called from Python: no parsing
-        argv = [re.sub(r'^--[^=]+', lambda m: m[0].replace('-', '_').replace('__', '--', 1), a) for a in sys.argv[1:]]
-        ns = vars(anno_parser(f, prog='alexnet_train').parse_args(argv))
-        ns.pop('pdb', None); ns.pop('xtra', None)
-        return f(**ns)
-    return _f
+def settings_signature(f):
+    "Give `f(**settings)` `TrainConfig`'s fields as its parameters (their types and comments, via docments' `__delwrap__`), each defaulting to None: the preset's value."
+    import inspect
+    hints = typing.get_type_hints(TrainConfig)
+    ps = [inspect.Parameter(x.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[x.name], default=x.default if x.name == 'preset' else None)
+          for x in fields(TrainConfig)]
+    f.__signature__, f.__annotations__, f.__delwrap__ = inspect.Signature(ps), {p.name: p.annotation for p in ps}, TrainConfig
+    return f
 
-@_cli
-def main(data:str='data/pre', # preprocessed root (train/, val/, classes.csv)
-         stats:str=None, # statistics file (default: DATA/stats.pt)
-         classes:str=None, # class table (default: DATA/classes.csv)
-         run_dir:str='runs/alexnet', # run directory: config.json, log.csv, curves.png, checkpoints/, metrics.json
-         preset:str='paper', # 'paper' (§5 defaults) or 'demo' (small, fast: see the notebook)
-         epochs:int=None, # epochs (paper: 90)
-         batch_size:int=None, # GLOBAL batch, split evenly over ranks (paper: 128)
-         val_batch_size:int=None, # validation batch (default: batch size)
-         lr:float=None, # initial learning rate (paper: 0.01)
-         momentum:float=None, # momentum (paper: 0.9)
-         weight_decay:float=None, # weight decay (paper: 0.0005)
-         wd_bias:bool=False, # also decay biases (default: weights only, as cuda-convnet/Caffe)
-         sgd:str=None, # 'paper' (velocity in weight units, default) or 'pytorch' (torch.optim.SGD)
-         schedule:str=None, # 'plateau' (paper: /10 when val error stops improving) or 'step'
-         patience:int=None, # plateau: epochs without improvement before a drop (default 5)
-         threshold:float=None, # plateau: smallest improvement of val top-1 error that counts (default 0.001)
-         step_every:int=None, # step: epochs between drops (default 30)
-         max_drops:int=None, # most learning-rate drops (paper: 3)
-         seed:int=None, # random seed (default 0)
-         workers:int=None, # data-loading workers per rank (default 2)
-         device:str=None, # 'auto', 'cpu', 'cuda' or 'cuda:N' (default auto)
-         bf16:bool=False, # CUDA: bfloat16 autocast
-         channels_last:bool=False, # CUDA: channels-last memory format
-         compile:bool=False, # torch.compile the model
-         deterministic:bool=False, # deterministic algorithms only
-         width:float=None, # model channel multiplier (paper: 1.0)
-         dropout:float=None, # dropout probability (paper: 0.5)
-         lrn_alpha:float=None, # LRN alpha (default: the model's)
-         lrn_impl:str=None, # LRN implementation (default: the model's)
-         init_std:float=None, # std of the initial weights (paper: 0.01)
-         hidden_bias:float=None, # initial bias of conv2/4/5 and fc6/7 (paper: 1)
-         init:str=None, # weight init: 'paper' (N(0, init_std), default) or 'kaiming' (N(0, 2/fan_in); the demo's)
-         input_scale:float=None, # multiply the input pixels by this before conv1 (paper: 1; demo: 1/64)
-         ckpt_minutes:float=None, # checkpoint every this many minutes mid-epoch, 0 never (default 30)
-         ckpt_every_steps:int=None, # checkpoint every this many steps, 0 never (default 0)
-         keep:int=None, # step/epoch checkpoints to keep, besides best.pt (default 3)
-         resume:str=None, # 'auto' (continue from RUN's latest checkpoint), 'never', or a checkpoint path
-         shuffle_labels:bool=False, # control: permute the training labels (accuracy must stay at chance)
-        ):
-    "Train AlexNet (§5). Exit codes: 0 done, 75 preempted (rerun to resume), 65 NaN/inf loss, 1 error."
-    kw = {k: v for k, v in locals().items() if k != 'preset'}
-    for b in ('wd_bias', 'bf16', 'channels_last', 'compile', 'deterministic', 'shuffle_labels'):
-        if not kw[b]: kw[b] = None                      # an unset flag keeps the preset's value
-    try:
-        s = train(make_config(preset, **kw))
-    except NonFiniteLoss as ex:
-        print(f"alexnet_train: {ex}", file=sys.stderr); return EXIT_NONFINITE
-    except (FileNotFoundError, FileExistsError, ValueError) as ex:   # bad settings or inputs: the message says what to do
-        print(f"alexnet_train: error: {ex}", file=sys.stderr); return 1
+@cli('alexnet_train')
+@settings_signature
+def main(**settings):
+    "Train AlexNet (§5); settings left out take the preset's value, then the paper's. Exit codes: 0 done, 75 preempted (rerun to resume), 65 NaN/inf loss, 2 bad input, 1 other failure."
+    s = train(make_config(**settings))
     if s['status'] == 'preempted':
         if dist_env()['rank'] == 0: print(f"alexnet_train: stopped by a signal; checkpoint {s['latest_checkpoint']}. Rerun the same command to resume (exit {EXIT_PREEMPTED}).", flush=True)
         return EXIT_PREEMPTED
@@ -632,4 +810,5 @@ def main(data:str='data/pre', # preprocessed root (train/, val/, classes.csv)
 
 # %% ../nbs/06_train.ipynb #d21c0002
 #| eval: false
-if __name__ == '__main__': sys.exit(main())
+if __name__ == '__main__':   # `python -m`: run the package's copy, whose TrainConfig has its source (the help's comments)
+    from alexnet_nb.train import main as _main; sys.exit(_main())

@@ -105,5 +105,5 @@ def test_cli_refuses_foreign_files(tmp_path):
 
 def test_cli_bad_arguments(tmp_path):
     r = run_cli(str(tmp_path), '--layout', '2011')
-    assert r.returncode != 0 and 'layout must be one of' in r.stderr
+    assert r.returncode == 2 and "invalid choice: '2011'" in r.stderr
     assert not any(tmp_path.iterdir())

@@ -90,9 +90,10 @@ def test_bad_input_is_explained(trained, tmp_path, capsys):
     assert p.returncode == 2 and 'not found' in p.stderr
     from alexnet_nb.evaluate import main                                                          # the rest in this process
     torch.save({'weights': torch.zeros(1)}, tmp_path/'other.pt')
-    assert main(str(tmp_path/'other.pt'), device='cpu') == 2
+    assert main.run([tmp_path/'other.pt', '--device', 'cpu']) == 2
     assert 'not an alexnet_train checkpoint' in capsys.readouterr().err
-    assert main(str(trained/'run'/'checkpoints'/'best.pt'), data=str(tmp_path), device='cpu') == 2
+    assert main.run([trained/'run'/'checkpoints'/'best.pt', '--data', tmp_path, '--device', 'cpu']) == 2
     assert 'manifest.csv not found' in capsys.readouterr().err
-    assert main(str(trained/'run'/'checkpoints'/'best.pt'), batch_size=6, device='cpu', workers=0, benchmark='imagenet-2013') == 2
-    assert 'benchmark' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:                                                          # argparse refuses a value not among the choices
+        main.run([trained/'run'/'checkpoints'/'best.pt', '--batch-size', '6', '--device', 'cpu', '--workers', '0', '--benchmark', 'imagenet-2013'])
+    assert e.value.code == 2 and 'benchmark' in capsys.readouterr().err

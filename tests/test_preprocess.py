@@ -6,6 +6,7 @@ import pandas as pd, pytest
 from PIL import Image
 from alexnet_nb.demo_data import make_demo, demo_plan
 from alexnet_nb.preprocess import read_manifest, preprocess, merge_manifests, main
+from alexnet_nb.utils import AlexnetError
 
 ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1'}
 STATUS = {'': 'ok', 'grayscale': 'converted_grayscale', 'cmyk': 'converted_cmyk', 'png': 'decoded_by_content',
@@ -87,7 +88,7 @@ def test_shards_and_merge(tmp_path, demo12):
     src, clean = demo12
     dst = tmp_path/'out'
     cli(src, dst, '--shard', 1, '--num_shards', 3, '--workers', 1)         # as a SLURM array task would
-    with pytest.raises(ValueError, match=r'shards \[0, 2\] of 3 have not finished'): merge_manifests(dst)
+    with pytest.raises(AlexnetError, match=r'shards \[0, 2\] of 3 have not finished'): merge_manifests(dst)
     preprocess(src, dst, shard=0, num_shards=3, workers=1, quiet=True)
     assert not (dst/'manifest.csv').exists()
     preprocess(src, dst, shard=2, num_shards=3, workers=1, quiet=True)    # the last shard to finish merges
@@ -101,6 +102,5 @@ def test_unknown_source_and_help(tmp_path):
     (tmp_path/'src').mkdir(); (tmp_path/'src'/'images.zip').write_bytes(b'')
     r = cli(tmp_path/'src', tmp_path/'out', check=False)
     assert r.returncode == 2 and "Found: ['images.zip']" in r.stderr and 'ILSVRC2012_img_train.tar' in r.stderr
-    from fastcore.script import anno_parser
-    h = anno_parser(main.__wrapped__, 'alexnet_preprocess').format_help()
-    assert '--num_shards' in h and '--merge' in h and '--quality' in h
+    h = main.parser().format_help()
+    assert '--num-shards' in h and '--merge' in h and '--verify' in h and '--quality' in h and '{bicubic,bilinear}' in h

@@ -152,7 +152,7 @@ def test_help_and_module_entry():
     for c in (['alexnet_train', '--help'], [PY, '-m', 'alexnet_nb.train', '--help']):
         c[0] = str(Path(PY).with_name(c[0])) if c[0] == 'alexnet_train' else c[0]
         p = subprocess.run(c, capture_output=True, text=True, env=env(), timeout=60)
-        assert p.returncode == 0 and '--batch_size' in p.stdout and 'GLOBAL batch' in p.stdout, p.stderr
+        assert p.returncode == 0 and '--batch-size' in p.stdout and 'GLOBAL batch' in p.stdout, p.stderr
 
 
 def test_missing_inputs_name_the_file(tmp_path):
