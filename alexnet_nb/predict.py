@@ -5,7 +5,7 @@ from __future__ import annotations
 import json, sys
 from pathlib import Path
 import numpy as np, torch
-from .utils import cli, UsageError, EXIT_OK, EXIT_USAGE
+from .utils import cli, error_line, UsageError, EXIT_OK, EXIT_USAGE
 
 # %% auto #0
 __all__ = ['photo_256', 'Predictor', 'predict', 'plot_prediction', 'main', 'pipeline_strip', 'model_card']
@@ -17,9 +17,9 @@ def photo_256(path:str|Path, # a photo: JPEG, PNG, WebP, ... (RGB, CMYK or grays
     from alexnet_nb.preprocess import process_bytes
     from alexnet_nb.augment import SIZE, best_decoder, decode_into
     p = Path(path)
-    if not p.is_file(): raise FileNotFoundError(f"no such file ({p}): pass the path of a JPEG, PNG or WebP photo")
+    if not p.is_file(): raise UsageError('no such file', p, 'pass the path of a JPEG, PNG or WebP photo')
     jpeg, meta = process_bytes(p.read_bytes(), p.name)
-    if jpeg is None: raise ValueError(f"cannot read the image: {meta['reason']} ({p}): pass a JPEG, PNG or WebP photo")
+    if jpeg is None: raise UsageError(f"cannot read the image: {meta['reason']}", p, 'pass a JPEG, PNG or WebP photo')
     return decode_into(jpeg, np.empty((SIZE, SIZE, 3), np.uint8), best_decoder(), str(p))
 
 # %% ../nbs/09_predict.ipynb #7ffa19b6
@@ -29,17 +29,18 @@ class Predictor:
                  stats:str|Path|None=None, # statistics file (default: the one the run trained with)
                  device='cpu'): # torch device
         from alexnet_nb.evaluate import load_model, _resolve_stats
-        from alexnet_nb.augment import BatchAugment, load_stats
+        from alexnet_nb.augment import BatchAugment, CROP, load_stats
         self.device = torch.device(device)
         self.model, ck = load_model(checkpoint, self.device)
         cl, K = ck['classes'], self.model.fc8.out_features
         self.wnids = [str(w) for w in cl.get('wnid', [])]
         self.words = [str(w) for w in (cl.get('words') or self.wnids)]
         if len(self.wnids) != K or len(self.words) != K:
-            raise ValueError(f"the checkpoint's class table has {len(self.wnids)} classes but the net has {K} outputs "
-                             f"({checkpoint}): use a checkpoint written by alexnet_train")
+            raise UsageError(f"the checkpoint's class table has {len(self.wnids)} classes but the net has {K} outputs", checkpoint,
+                             'use a checkpoint written by alexnet_train')
         self.stats = _resolve_stats(ck, stats, Path(ck['config'].get('data') or '.'))
-        self.aug = BatchAugment(load_stats(self.stats)['mean_image'], device=self.device)
+        size = self.model.config.get('input_size') or CROP                            # 224, or 227 (Caffe's convention)
+        self.aug = BatchAugment(load_stats(self.stats)['mean_image'], size=size, device=self.device)
         self.epoch, self.checkpoint = ck.get('epoch'), Path(checkpoint)
 
     def __repr__(self): return f'Predictor({self.checkpoint.name}: {len(self.wnids)} classes, epoch {self.epoch}, {self.device})'
@@ -68,7 +69,7 @@ def predict(predictor:Predictor, # a loaded checkpoint
         ok, xs = [], []
         for f in files[i:i + batch_size]:
             try: xs.append(photo_256(f)); ok.append(f)
-            except (ValueError, OSError) as e: yield dict(file=str(f), error=str(e))
+            except (UsageError, ValueError, OSError) as e: yield dict(file=str(f), error=error_line(e)[0])
         if not ok: continue
         p = predictor.probs(np.stack(xs), ten_crop)                          # [b, K]
         v, j = p.topk(k, dim=1)                                              # [b, k]
@@ -183,7 +184,8 @@ def model_card(checkpoint:str|Path, # a checkpoint written by alexnet_train
     "A model card (data, training, settings, results, intended use and limits) from a checkpoint and its measured metrics."
     from alexnet_nb.evaluate import results_table
     m = json.loads(Path(metrics).read_text()) if isinstance(metrics, (str, Path)) else dict(metrics)
-    ck = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    from alexnet_nb.train import safe_load
+    ck = safe_load(checkpoint, 'checkpoint', 'pass a file from RUN/checkpoints/ (e.g. best.pt)')
     cfg, cl = ck.get('config', {}), ck.get('classes', {})
     K, mc = len(cl.get('wnid', [])), cfg.get('model', {})
     n_par = sum(v.numel() for v in ck['model'].values() if torch.is_tensor(v))
