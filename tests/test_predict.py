@@ -67,7 +67,7 @@ def evaluation(trained, photos, tmp_path_factory):
     ck, stats = trained
     src, _ = photos
     dst = tmp_path_factory.mktemp('pre')/'root'
-    run(PY, '-m', 'alexnet_nb.preprocess', src, dst)
+    run(PY, '-c', 'import sys; from alexnet_nb.preprocess import main; sys.exit(main())', src, dst)   # alexnet_preprocess SRC DST
     model, _ = load_model(ck)
     res = {}
     for ten in (False, True):
