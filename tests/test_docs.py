@@ -19,7 +19,6 @@ import base64, functools, http.server, json, os, re, shutil, subprocess, sys, te
 import threading, time, warnings
 from pathlib import Path
 import pytest
-import websocket                                          # websocket-client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
@@ -71,6 +70,7 @@ class Browser:
         if ws is None:
             self.log.seek(0); err = self.log.read()[-2000:]
             self.close(); raise RuntimeError(f'Chromium did not start its DevTools server:\n{err}')
+        import websocket                                  # websocket-client (a dependency of jupyter_server)
         self.ws, self.next_id, self.events = websocket.create_connection(ws, timeout=30, suppress_origin=True), 0, []
         target = self.call('Target.createTarget', url='about:blank')['targetId']
         self.session = self.call('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
