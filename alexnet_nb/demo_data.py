@@ -564,3 +564,7 @@ def main(dst:str, # folder to write the demo ImageNet into
     plan = demo_plan(layout, n_classes, n_train, n_val, n_test, seed)
     if not quiet: print(f'wrote the {layout} demo ImageNet to {out}: ' + ', '.join(f'{k} {v}' for k, v in plan.split.value_counts().items())
           + f'; planted defects: ' + ', '.join(f'{r.name} ({r.defect})' for r in plan.query("defect != ''").itertuples()))
+
+# %% ../nbs/08_demo_data.ipynb #2bf722a8
+#| eval: false
+if __name__ == '__main__': import sys; sys.exit(main())   # `python -m alexnet_nb.demo_data`

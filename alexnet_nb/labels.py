@@ -220,3 +220,7 @@ def main(src:str, # meta.mat, a devkit .tar.gz, LOC_synset_mapping.txt, a class-
         raise UsageError('the output folder is a file', out.parent, 'give a folder (DATA) or --out FILE')
     kind, p = find_class_source(src); df = classes_from(p); save_classes(df, out)
     if not quiet: print(f'wrote {len(df)} classes ({kind}: {p}) to {out}; class 0 = {df.wnid[0]} {df.words[0].split(",")[0]}')
+
+# %% ../nbs/03_labels.ipynb #31e65740
+#| eval: false
+if __name__ == '__main__': import sys; sys.exit(main())   # `python -m alexnet_nb.labels`

@@ -2,7 +2,7 @@
 
 # %% ../nbs/04_model.ipynb #92fc519e
 from __future__ import annotations
-import functools, torch, torch.nn as nn, torch.nn.functional as F
+import contextlib, functools, torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['BIAS_ONE', 'LAYERS', 'lrn_paper', 'fast_lrn', 'FastLRN', 'PaperLRN', 'PerGroup', 'AlexNet', 'layer_shapes',
@@ -58,6 +58,11 @@ def _channel_mix(t:torch.Tensor, # [B, C, ...], contiguous or channels_last
         return (v @ M.T).view(B, *t.shape[2:], C).permute(0, 3, 1, 2)              # back to [B,C,H,W], channels_last
     return (M @ t.reshape(B * groups, C // groups, -1)).view(t.shape)             # [B*G, C/G, H*W]
 
+def _no_autocast(t:torch.Tensor):
+    "A context that turns autocast off on `t`'s device where it is on (else does nothing)."
+    dev = t.device.type
+    return torch.autocast(dev, enabled=False) if torch.is_autocast_enabled(dev) else contextlib.nullcontext()
+
 class _LRNFunction(torch.autograd.Function):
     "LRN with a hand-written backward: window sums as small matrix products, few passes, few new buffers."
     @staticmethod
@@ -72,9 +77,10 @@ class _LRNFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x, r, s = ctx.saved_tensors; lo, hi, c, cst, groups = ctx.consts
-        u = (g * x).mul_(s)                                                    # g_i a_i d_i^(-beta-1)
-        t = _channel_mix(u, _band(c, hi, lo, cst, x.dtype, x.device), groups)  # 2 alpha beta/n * sum over the mirrored window
-        return torch.mul(g, r, out=u).addcmul_(t, x, value=-1), None, None, None, None, None   # g_j d_j^-beta - a_j t_j, in u's memory
+        with _no_autocast(x):                                                  # a backward called under autocast: still float32
+            u = (g * x).mul_(s)                                             # g_i a_i d_i^(-beta-1)
+            t = _channel_mix(u, _band(c, hi, lo, cst, x.dtype, x.device), groups)  # 2 alpha beta/n * sum over the mirrored window
+            return torch.mul(g, r, out=u).addcmul_(t, x, value=-1), None, None, None, None, None   # g_j d_j^-beta - a_j t_j, in u's memory
 
 def fast_lrn(x:torch.Tensor, # [B, C, ...] activities
              size:int=5, # channels in the window
@@ -86,11 +92,12 @@ def fast_lrn(x:torch.Tensor, # [B, C, ...] activities
     "`F.local_response_norm`, computed faster; same arguments and conventions (plus `groups`)."
     if x.dim() < 3: raise ValueError(f"fast_lrn: expected [B, C, ...] with at least 3 dims, got shape {tuple(x.shape)}")
     if x.shape[1] % groups: raise ValueError(f"fast_lrn: {x.shape[1]} channels do not split into groups={groups}")
-    low = x.dtype in (torch.float16, torch.bfloat16)                 # do the arithmetic in float32
+    low = x.dtype in (torch.float16, torch.bfloat16)                 # do the arithmetic in float32,
     xf = x.float() if low else x
-    if torch.compiler.is_compiling() or not (torch.is_grad_enabled() and xf.requires_grad):
-        y = _lrn_eager(xf, size, alpha, beta, k, groups)            # let the compiler fuse it / no backward needed
-    else: y = _LRNFunction.apply(xf, size, alpha, beta, k, groups)
+    with _no_autocast(x):                                            # also under autocast, which would run the window-sum matmuls in bf16
+        if torch.compiler.is_compiling() or not (torch.is_grad_enabled() and xf.requires_grad):
+            y = _lrn_eager(xf, size, alpha, beta, k, groups)        # let the compiler fuse it / no backward needed
+        else: y = _LRNFunction.apply(xf, size, alpha, beta, k, groups)
     return y.to(x.dtype) if low else y
 
 class FastLRN(nn.Module):

@@ -607,6 +607,7 @@ def main(paths:list[str], # SRC DST: ImageNet as downloaded (ILSVRC-2012/-2010 t
          num_shards:int=1, # number of shards
          merge:bool=False, # only join the shard manifests of DST into DST/manifest.csv
          verify:bool=False, # only re-check DST's outputs against the manifest's sizes and checksums (exit 1 if any is damaged)
+         pack:str=None, # also write a packed copy (a few large shard files, alexnet_nb.pack) here; with one positional argument (DST): pack that existing root
          quiet:bool=False, # no progress bar or summary
         ):
     "Preprocess ImageNet to 256x256 RGB JPEGs (shorter side 256, central crop) with a manifest; resumable and shardable."
@@ -617,5 +618,15 @@ def main(paths:list[str], # SRC DST: ImageNet as downloaded (ILSVRC-2012/-2010 t
         if bad: raise AlexnetError(f'{len(bad)} damaged or missing outputs (listed above)', paths[0],
                                    'rerun alexnet_preprocess SRC DST to rebuild them')
         return
-    if len(paths) != 2: raise UsageError(f'give SRC and DST (or DST with --merge or --verify), got {len(paths)} paths: {paths}')
+    if pack is not None and len(paths) == 1:                                     # convert an existing root
+        from alexnet_nb.pack import pack_root
+        pack_root(paths[0], pack, quiet=quiet); return
+    if len(paths) != 2: raise UsageError(f'give SRC and DST (or DST with --merge, --verify or --pack), got {len(paths)} paths: {paths}')
     preprocess(*paths, size, quality, subsampling, resample, reduce, workers, shard, num_shards, quiet)
+    if pack is not None and (Path(paths[1])/'manifest.csv').is_file():         # sharded: after the last shard
+        from alexnet_nb.pack import pack_root
+        pack_root(paths[1], pack, quiet=quiet)
+
+# %% ../nbs/01_preprocess.ipynb #0e0ded05
+#| eval: false
+if __name__ == '__main__': import sys; sys.exit(main())   # `python -m alexnet_nb.preprocess`

@@ -289,6 +289,10 @@ def main(data_root:str, # preprocessed root (manifest.csv + 256x256 JPEGs)
     if not quiet: print(f"wrote {out}: {st['n_images']} images, channel mean {[round(v, 2) for v in st['channel_mean'].tolist()]}, "
                         f"eigvals (0..1 scale, {cov_kind}) {[round(v, 5) for v in st['eigvals'].tolist()]}")
 
+# %% ../nbs/02_stats.ipynb #b14a55b0
+#| eval: false
+if __name__ == '__main__': import sys; sys.exit(main())   # `python -m alexnet_nb.stats`
+
 # %% ../nbs/02_stats.ipynb #75b77e58
 IMAGENET_EIGVALS = torch.tensor([0.2175, 0.0188, 0.0045], dtype=torch.float64)   # fb.resnet.torch, 0..1 scale
 IMAGENET_EIGVECS = torch.tensor([[-0.5675,  0.7192,  0.4009],                     # column i is p_i

@@ -497,6 +497,13 @@ def _loaders(cfg:TrainConfig, env:dict, device, crop:int=224):
     return tr, va
 
 # %% ../nbs/06_train.ipynb #c5868eb7
+def _manifest_ids(manifest)->set:
+    "SHA-256s that identify the data of `manifest`: its own, and for a packed root (`alexnet_nb.pack`) the folder root's it was packed from."
+    ids = {sha256_file(manifest)}
+    pj = Path(manifest).parent/'pack.json'
+    if pj.is_file(): ids.add(json.loads(pj.read_text()).get('source_manifest_sha256'))
+    return ids
+
 def load_stats_file(path, # statistics file (`alexnet_stats`)
                     manifest=None, # the manifest.csv trained on: its SHA-256 must be the one the statistics record
                     allow_mismatch:bool=False, # accept statistics of another manifest
@@ -510,7 +517,7 @@ def load_stats_file(path, # statistics file (`alexnet_stats`)
     for k in ('mean_image', 'eigvals', 'eigvecs'):
         if not np.isfinite(np.asarray(st[k])).all(): raise UsageError(f'the statistics hold NaN or infinite values in {k}', path, 'recompute them with alexnet_stats DATA')
     want = st.get('manifest_sha256')
-    if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and sha256_file(manifest) != want:
+    if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and want not in _manifest_ids(manifest):
         raise UsageError(f'the statistics were computed from another manifest (sha256 {want[:12]}...) than {manifest}', path,
                          'compute them for this data with alexnet_stats DATA, pass the right --stats, or --allow-stats-mismatch')
     return st

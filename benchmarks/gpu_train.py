@@ -11,9 +11,11 @@ Configurations are interleaved over `--rounds` rounds (A B C A B C ...) and the 
 each is reported, with the ratio to the first row of its part. Needs CUDA; elsewhere it says so
 and exits 0.
 
-    python benchmarks/gpu_train.py [--data PRE] [--batch 128] [--rounds 5] [--steps 30] [--workers 8]
+    python benchmarks/gpu_train.py [--data PRE] [--batch 128] [--rounds 5] [--steps 30] [--workers 8] [--json OUT.json]
+
+`--device cpu` runs the same code on the CPU at whatever size is given (used by `gpu_check.sh --dry-run`).
 """
-import argparse, os, platform, statistics, sys, tempfile, time
+import argparse, json, os, platform, statistics, sys, tempfile, time
 from pathlib import Path
 
 import torch, torch.nn.functional as F
@@ -27,44 +29,48 @@ def cpu_name():
     return platform.processor() or 'unknown CPU'
 
 
-def make_step(cfg, batch, width, classes=1000):
+def sync(dev):
+    if torch.device(dev).type == 'cuda': torch.cuda.synchronize()
+
+
+def make_step(cfg, batch, width, classes=1000, dev='cuda'):
     "A closure doing one training step on its argument batch; returns (step, model)."
     from alexnet_nb.model import AlexNet
     from alexnet_nb.train import PaperSGD, param_groups, dropout_masks, dropout_generator
     torch.manual_seed(0)
-    model = AlexNet(classes, width=width).cuda()
+    model = AlexNet(classes, width=width).to(dev)
     if cfg['channels_last']: model = model.to(memory_format=torch.channels_last)
     opt = PaperSGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9)
     net = torch.compile(model) if cfg['compile'] else model
-    gen = dropout_generator(0, 0, 'cuda')
+    gen = dropout_generator(0, 0, dev)
 
     def step(x, y):
         if cfg['channels_last']: x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=cfg['bf16']):
-            out = net(x, dropout_masks(model, len(y), gen, 'cuda'))
+        with torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=cfg['bf16']):
+            out = net(x, dropout_masks(model, len(y), gen, dev))
         loss = F.cross_entropy(out.float(), y)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         return loss
     return step, model
 
 
-def time_synthetic(step, batch, steps):
-    x = torch.randn(batch, 3, 224, 224, device='cuda'); y = torch.randint(0, 1000, (batch,), device='cuda')
-    torch.cuda.synchronize(); t = time.perf_counter()
+def time_synthetic(step, batch, steps, dev='cuda'):
+    x = torch.randn(batch, 3, 224, 224, device=dev); y = torch.randint(0, 1000, (batch,), device=dev)
+    sync(dev); t = time.perf_counter()
     for _ in range(steps): step(x, y)
-    torch.cuda.synchronize()
+    sync(dev)
     return batch * steps / (time.perf_counter() - t)
 
 
-def time_loader(step, loader, steps, epoch):
+def time_loader(step, loader, steps, epoch, dev='cuda'):
     loader.set_epoch(epoch)
     it = iter(loader); n = 0
     x, y = next(it); step(x, y)                   # first batch: workers start, not timed
-    torch.cuda.synchronize(); t = time.perf_counter()
+    sync(dev); t = time.perf_counter()
     for i, (x, y) in enumerate(it):
         if i >= steps: break
         step(x, y); n += len(y)
-    torch.cuda.synchronize()
+    sync(dev)
     return n / (time.perf_counter() - t)
 
 
@@ -79,22 +85,25 @@ def main():
     ap.add_argument('--steps', type=int, default=30, help='timed steps per measurement')
     ap.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
     ap.add_argument('--no-compile', action='store_true', help='skip the torch.compile row')
-    a = ap.parse_args()
-    if not torch.cuda.is_available():
+    ap.add_argument('--device', default='cuda', help="'cuda' (default) or 'cpu' (a dry run of the same code)")
+    ap.add_argument('--json', help='also write the results here (JSON)')
+    a = ap.parse_args(); dev = a.device
+    if torch.device(dev).type == 'cuda' and not torch.cuda.is_available():
         print('gpu_train.py: CUDA is not available on this machine; nothing measured.'); return 0
     torch.backends.cudnn.benchmark = True
-    gpu, cpu = torch.cuda.get_device_name(), cpu_name()
+    gpu, cpu = (torch.cuda.get_device_name() if torch.device(dev).type == 'cuda' else 'none (CPU run)'), cpu_name()
 
     # (a) model-bound
     cfgs = {'fp32': dict(bf16=False, channels_last=False, compile=False),
             'bf16 + channels_last': dict(bf16=True, channels_last=True, compile=False)}
     if not a.no_compile: cfgs['bf16 + channels_last + compile'] = dict(bf16=True, channels_last=True, compile=True)
-    steps = {k: make_step(c, a.batch, a.width)[0] for k, c in cfgs.items()}
-    for k, s in steps.items(): time_synthetic(s, a.batch, 3)          # warm-up (and compilation)
+    steps = {k: make_step(c, a.batch, a.width, dev=dev)[0] for k, c in cfgs.items()}
+    for k, s in steps.items(): time_synthetic(s, a.batch, min(3, a.steps), dev)          # warm-up (and compilation)
     res_a = {k: [] for k in cfgs}
     for r in range(a.rounds):
-        for k, s in steps.items(): res_a[k].append(time_synthetic(s, a.batch, a.steps))
-    del steps; torch.cuda.empty_cache()
+        for k, s in steps.items(): res_a[k].append(time_synthetic(s, a.batch, a.steps, dev))
+    del steps
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
 
     # (b) the input pipeline
     from alexnet_nb.augment import Loader
@@ -104,13 +113,13 @@ def main():
         tmp = tempfile.TemporaryDirectory(); root = make_toy_root(Path(tmp.name) / 'pre', n={'train': a.images}, n_classes=10)
         stats = toy_stats(root)
     else: root, stats = Path(a.data), a.stats or str(Path(a.data) / 'stats.pt')
-    step, _ = make_step(dict(bf16=True, channels_last=True, compile=False), a.batch, a.width)
-    loaders = {f'CPU decode ({a.workers} workers)': Loader(root, 'train', stats, a.batch, train=True, workers=a.workers, device='cuda'),
-               f'GPU decode (nvJPEG, {a.workers} readers)': Loader(root, 'train', stats, a.batch, train=True, workers=a.workers, device='cuda', gpu_decode=True)}
-    n_steps = min(a.steps, len(next(iter(loaders.values()))) - 2)
+    step, _ = make_step(dict(bf16=True, channels_last=True, compile=False), a.batch, a.width, dev=dev)
+    loaders = {f'CPU decode ({a.workers} workers)': Loader(root, 'train', stats, a.batch, train=True, workers=a.workers, device=dev),
+               f'GPU decode (nvJPEG, {a.workers} readers)': Loader(root, 'train', stats, a.batch, train=True, workers=a.workers, device=dev, gpu_decode=True)}
+    n_steps = max(1, min(a.steps, len(next(iter(loaders.values()))) - 2))
     res_b = {k: [] for k in loaders}
     for r in range(a.rounds):
-        for k, l in loaders.items(): res_b[k].append(time_loader(step, l, n_steps, r))
+        for k, l in loaders.items(): res_b[k].append(time_loader(step, l, n_steps, r, dev))
     for l in loaders.values(): l.close()
 
     print(f'\nAlexNet training throughput (width {a.width}, global batch {a.batch}, median of {a.rounds} interleaved rounds)')
@@ -121,6 +130,12 @@ def main():
         for k, v in res.items():
             m = statistics.median(v); base = base or m
             print(f'{part:<28} {k:<38} {m:>10.0f} {m / base:>6.2f}x')
+    if a.json:
+        out = dict(gpu=gpu, cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, device=dev, batch=a.batch, width=a.width,
+                   rounds=a.rounds, steps=a.steps, workers=a.workers, data='toy root' if tmp else str(root),
+                   synthetic={k: statistics.median(v) for k, v in res_a.items()},
+                   pipeline={k: statistics.median(v) for k, v in res_b.items()})
+        Path(a.json).write_text(json.dumps(out, indent=1))
     return 0
 
 

@@ -55,6 +55,19 @@ def decode_only(paths, decoder):
     for p in paths: n += decode(p, decoder).shape[0]
     return n
 
+def decode_sum(paths):
+    "Decode + the mean-image sum only (the pass's `s32 += x`)."
+    s = torch.zeros(3, 256, 256, dtype=torch.int32)
+    for p in paths: s += decode(p)
+    return s
+
+def decode_gram(paths):
+    "Decode + the exact Gram product only (the pass's `image_gram`)."
+    from alexnet_nb.stats import image_gram
+    g = torch.zeros(3, 3, dtype=torch.int64)
+    for p in paths: g += image_gram(decode(p))
+    return g
+
 def baseline(paths):
     "The earlier replication's approach: mean image + std pass, then IncrementalPCA per image on standardised pixels."
     s = np.zeros((256, 256, 3)); s1 = np.zeros(3); s2 = np.zeros(3)
@@ -74,6 +87,7 @@ def main():
     ap.add_argument('--root', help='preprocessed root (default: the shared sample, preprocessed now)')
     ap.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median reported)')
     ap.add_argument('--limit', type=int, default=0, help='use only the first N images (0: all)')
+    ap.add_argument('--profile', action='store_true', help='also time decode + sum only and decode + Gram only (where the pass spends its time)')
     a = ap.parse_args()
     torch.set_num_threads(1)                     # one core per method, as each worker of the pass uses
     tmp = None
@@ -93,6 +107,7 @@ def main():
     decode(paths[0]); decode(paths[0], 'pil')  # load the decoders before timing
     methods = {'decode': lambda: decode_only(paths, 'torchvision'), 'decode_pil': lambda: decode_only(paths, 'pil'),
                'pass': lambda: compute_stats(root, show_progress=False), 'baseline': lambda: baseline(paths)}
+    if a.profile: methods.update({'decode+sum': lambda: decode_sum(paths), 'decode+gram': lambda: decode_gram(paths)})
     times = {k: [] for k in methods}; out = {}
     for r in range(a.rounds):
         for k, f in methods.items():              # interleaved: every round runs every method once
@@ -109,6 +124,10 @@ def main():
     print(f"pass throughput / decode-only throughput (same decoder): {med['decode']/med['pass']:.2f} "
           f"(statistics add {100*(med['pass']/med['decode'] - 1):.0f}% to decoding)")
     print(f"torchvision decode_jpeg vs Pillow decode: {med['decode_pil']/med['decode']:.2f}x faster")
+    if a.profile:
+        d = med['decode']
+        print(f"profile (ms per image): decode {1e3*d/n:.2f}; mean-image sum {1e3*(med['decode+sum']-d)/n:.2f}; "
+              f"Gram product {1e3*(med['decode+gram']-d)/n:.2f}; whole pass beyond decode {1e3*(med['pass']-d)/n:.2f}")
     print(f"\nequal results: mean image max |diff| {np.abs(st['mean_image'].numpy() - mean).max():.2e} levels; "
           f"channel std max |diff| {np.abs(st['channel_std'].numpy() - sd).max():.2e}; "
           f"eigenvector angles (deg) {[f'{x:.1e}' for x in angles]}; "

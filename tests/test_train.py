@@ -1,6 +1,7 @@
 """Process-level tests of `alexnet_train`: exact resume after SIGKILL, preemption (exit 75), NaN stop,
-corrupt-checkpoint fallback, DDP (torchrun and SLURM variables, gloo) against one process, and the
-shuffled-label control. Real processes on a tiny net (`--width 0.125`) and a tiny preprocessed root."""
+corrupt-checkpoint fallback, DDP (torchrun and SLURM variables, gloo) with dropout against one process, and the
+shuffled-label control. Real processes on a tiny net (`--width 0.125`) and a tiny preprocessed root of 8 classes.
+The DDP tests run `tests/masked_train.py`, which records, forces or replays the trainer's dropout masks."""
 import os, shutil, signal, socket, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
@@ -9,6 +10,8 @@ from alexnet_nb.train import EXIT_PREEMPTED, EXIT_NONFINITE, CKPT_KEYS, LOG_COLU
 
 PY = sys.executable
 TORCHRUN = str(Path(PY).with_name('torchrun'))
+MASKED = str(Path(__file__).with_name('masked_train.py'))
+K = 8                                   # classes of the toy root (more than 5: top-5 can miss)
 # 48 training images, global batch 8: 6 steps an epoch; checkpoints every 2 steps.
 BASE = ['--width', '0.125', '--batch-size', '8', '--workers', '0', '--epochs', '2', '--ckpt-every-steps', '2',
         '--keep', '20', '--device', 'cpu']
@@ -41,12 +44,12 @@ def assert_same_weights(a, b, atol=0.0):
         else: torch.testing.assert_close(a[k], b[k], atol=atol, rtol=0, msg=lambda m: f'{k}: {m}')
 
 
-def wait_for(path, proc, timeout=240):
+def wait_for(path, proc, timeout=240, poll=0.05):
     t = time.time()
     while not Path(path).exists():
         if proc.poll() is not None: raise AssertionError(f'process ended ({proc.returncode}) before {path} appeared:\n{proc.stderr.read()}')
         if time.time() - t > timeout: proc.kill(); raise AssertionError(f'{path} did not appear in {timeout}s')
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def free_port():
@@ -57,7 +60,7 @@ def free_port():
 def root(tmp_path_factory):
     "A tiny preprocessed root (manifest, classes, 256x256 JPEGs) and its statistics file."
     from alexnet_nb.augment import make_toy_root, toy_stats
-    r = make_toy_root(tmp_path_factory.mktemp('toy') / 'pre', n={'train': 48, 'val': 16}, n_classes=4)
+    r = make_toy_root(tmp_path_factory.mktemp('toy') / 'pre', n={'train': 48, 'val': 16}, n_classes=K)
     torch.save(toy_stats(r), r / 'stats.pt')
     return r
 
@@ -80,7 +83,7 @@ def test_run_layout_and_checkpoint_contents(reference, root):
     assert names[0] == 'ckpt_e001_s000002.pt' and names[-1] == 'ckpt_e002_s000006.pt'
     ck = torch.load(reference / 'checkpoints' / names[-1], weights_only=True)      # no pickled code
     assert set(CKPT_KEYS) <= set(ck) and (ck['epoch'], ck['step']) == (2, 6)
-    assert ck['classes']['wnid'] == [f'n{i:08d}' for i in range(4)] and len(ck['classes']['words']) == 4
+    assert ck['classes']['wnid'] == [f'n{i:08d}' for i in range(K)] and len(ck['classes']['words']) == K
     assert ck['config']['model']['width'] == 0.125 and ck['config']['batch_size'] == 8
     assert len(ck['stats']['sha256']) == 64 and ck['stats']['path'].endswith('stats.pt')
     assert len(ck['metrics']['history']) == 2
@@ -89,14 +92,18 @@ def test_run_layout_and_checkpoint_contents(reference, root):
 
 
 def test_kill_mid_epoch_then_resume_is_bit_identical(root, reference, tmp_path):
-    d = tmp_path / 'run'
-    p = subprocess.Popen(cmd(root, d), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(d / 'checkpoints' / 'ckpt_e002_s000002.pt', p)                       # in the middle of epoch 2
-    p.send_signal(signal.SIGKILL); p.wait(30)
-    assert p.returncode == -signal.SIGKILL
-    q = run(root, d)                                                              # the same command again
+    for attempt in range(4):                                                      # the kill must land mid-epoch (see below)
+        d = tmp_path / f'run{attempt}'
+        p = subprocess.Popen(cmd(root, d, '--ckpt-every-steps', '1'), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(d / 'checkpoints' / 'ckpt_e002_s000001.pt', p, poll=0.01)        # at the first step of epoch 2
+        p.send_signal(signal.SIGKILL); p.wait(30)
+        assert p.returncode == -signal.SIGKILL
+        ck = load_checkpoint(list_checkpoints(d)[-1])                             # what the rerun resumes from
+        if ck['epoch'] == 2 and 0 < ck['step'] < ck['steps_per_epoch']: break
+    else: pytest.fail('the kill never landed before the end of epoch 2 in 4 tries: nothing would be resumed mid-epoch')
+    q = run(root, d, '--ckpt-every-steps', '1')                                   # the same command again
     assert q.returncode == 0, q.stderr
-    assert 'resumed from' in q.stdout and 'ckpt_e002_s0000' in q.stdout
+    assert 'resumed from' in q.stdout and f"ckpt_e002_s{ck['step']:06d}" in q.stdout
     assert_same_weights(final_model(d), final_model(reference))
     a, b = pd.read_csv(d / 'log.csv'), pd.read_csv(reference / 'log.csv')
     cols = ['epoch', 'lr', 'train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err']
@@ -161,25 +168,50 @@ def test_missing_inputs_name_the_file(tmp_path):
 
 
 def ddp_args(root, d):
-    return ['--data', str(root), '--run-dir', str(d), *BASE, '--epochs', '1', '--dropout', '0', '--ckpt-every-steps', '0']
+    "One epoch (6 steps of a global batch of 8), dropout ON (the default 0.5)."
+    return ['--data', str(root), '--run-dir', str(d), *BASE, '--epochs', '1', '--ckpt-every-steps', '0']
+
+
+def masked(mode, **kw):
+    "The environment of `tests/masked_train.py` in `mode` ('forced', 'record:DIR', 'replay:DIR')."
+    return env(ALEXNET_TEST_MASKS=str(mode), **kw)
 
 
 @pytest.fixture(scope='module')
 def single(root, tmp_path_factory):
-    "One process, global batch 8, no dropout (dropout masks are per-rank draws), one epoch = 6 steps."
+    "One process, global batch 8, dropout on with masks forced to a function of the step (the same for any rank count)."
     d = tmp_path_factory.mktemp('single') / 'run'
-    p = subprocess.run([PY, '-m', 'alexnet_nb.train', *ddp_args(root, d)], env=env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run([PY, MASKED, *ddp_args(root, d)], env=masked('forced'), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     return d
 
 
+def test_ddp_ranks_draw_different_dropout_masks_and_equal_one_process_given_them(root, tmp_path):
+    "torchrun, 2 processes with the trainer's own masks (recorded); then one process replaying those masks."
+    d, md = tmp_path / 'run', tmp_path / 'masks'; md.mkdir()
+    p = subprocess.run([TORCHRUN, '--nproc_per_node=2', '--master_port', free_port(), MASKED, *ddp_args(root, d)],
+                       env=masked(f'record:{md}'), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    m0, m1 = (torch.load(md / f'masks_rank{r}.pt', weights_only=True) for r in range(2))
+    assert len(m0) == len(m1) == 6                                                # one (fc6, fc7) pair per step
+    for a, b in zip(m0, m1):
+        for x, y in zip(a, b):
+            assert x.shape == y.shape == (4, 512) and set(x.unique().tolist()) == {0., 2.}
+            assert not torch.equal(x, y)                                          # each rank drops its own units
+            assert 0.3 < (x == 0).float().mean() < 0.7
+    r = tmp_path / 'replay'
+    q = subprocess.run([PY, MASKED, *ddp_args(root, r)], env=masked(f'replay:{md}'), capture_output=True, text=True, timeout=300)
+    assert q.returncode == 0, q.stderr
+    assert_same_weights(final_model(r), final_model(d), atol=1e-5)                # 2 ranks = 1 process with the same masks
+
+
 def test_ddp_torchrun_two_processes_equal_one(root, single, tmp_path):
     d = tmp_path / 'run'
-    p = subprocess.run([TORCHRUN, '--nproc_per_node=2', '--master_port', free_port(), '-m', 'alexnet_nb.train', *ddp_args(root, d)],
-                       env=env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run([TORCHRUN, '--nproc_per_node=2', '--master_port', free_port(), MASKED, *ddp_args(root, d)],
+                       env=masked('forced'), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     ck = load_checkpoint(list_checkpoints(d)[-1])
-    assert ck['config']['world_size'] == 2 and len(ck['rng']['ranks']) == 2
+    assert ck['config']['world_size'] == 2 and len(ck['rng']['ranks']) == 2 and ck['config']['model']['dropout'] == 0.5
     assert_same_weights(ck['model'], final_model(single), atol=1e-5)
     a, b = pd.read_csv(d / 'log.csv'), pd.read_csv(single / 'log.csv')           # metrics reduced over ranks
     for c in ('train_loss', 'train_top1_err', 'val_loss', 'val_top1_err', 'val_top5_err'):
@@ -189,9 +221,9 @@ def test_ddp_torchrun_two_processes_equal_one(root, single, tmp_path):
 def test_ddp_slurm_variables_two_processes_equal_one(root, single, tmp_path):
     "What `srun --ntasks=2` sets (no MASTER_ADDR: the node list gives it), with two local processes."
     d, port = tmp_path / 'run', free_port()
-    ps = [subprocess.Popen([PY, '-m', 'alexnet_nb.train', *ddp_args(root, d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env=env(SLURM_PROCID=str(r), SLURM_NTASKS='2', SLURM_LOCALID=str(r), SLURM_NTASKS_PER_NODE='2',
-                                   SLURM_JOB_NODELIST='localhost', SLURM_JOB_ID='1', MASTER_PORT=port)) for r in range(2)]
+    ps = [subprocess.Popen([PY, MASKED, *ddp_args(root, d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=masked('forced', SLURM_PROCID=str(r), SLURM_NTASKS='2', SLURM_LOCALID=str(r), SLURM_NTASKS_PER_NODE='2',
+                                      SLURM_JOB_NODELIST='localhost', SLURM_JOB_ID='1', MASTER_PORT=port)) for r in range(2)]
     outs = [p.communicate(timeout=300) for p in ps]
     assert [p.returncode for p in ps] == [0, 0], outs
     assert_same_weights(final_model(d), final_model(single), atol=1e-5)

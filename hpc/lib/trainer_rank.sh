@@ -16,6 +16,8 @@ while :; do
   wait "$pid"; rc=$?
   kill -0 "$pid" 2>/dev/null || break   # a trapped signal ended `wait` early: keep waiting
 done
+wait "$pid"; last=$?                     # its own status: it may have ended while a trap ran
+[ "$last" -ne 127 ] && rc=$last
 # A signal that arrives while Python is still starting (before the trainer installs its handlers)
 # kills it outright (status 128+10 or 128+15). The rerun resumes from the latest checkpoint all the
 # same (at start-up nothing has been trained since it), so report that as a preemption too.

@@ -95,3 +95,34 @@ class Slurm:
     def logs(self)->str:
         "The tails of the daemons' logs (for failure messages)."
         return '\n'.join(f'--- {p.name}\n' + p.read_text(errors='replace')[-2000:] for p in sorted((self.root/'log').glob('*')) if p.is_file())
+
+
+class Slurm2(Slurm):
+    """A two-node cluster in network namespaces (tests/slurm/start2.sh): node1 and node2, partitions
+    `low` (default, preemptible) and `high`. Client commands run in the controller's namespace (`prefix`)."""
+    def __init__(self, root:str|Path):
+        super().__init__(root); self.prefix = []
+
+    def start(self):
+        r = subprocess.run([str(HERE/'start2.sh'), str(self.root)], capture_output=True, text=True, env=self.env, timeout=120)
+        if r.returncode == 3: raise Unavailable(r.stderr.strip())
+        if r.returncode: self.stop(); raise RuntimeError(f"tests/slurm/start2.sh failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        ns = dict(l.split(' ', 1)[1].split('=', 1) for l in r.stdout.splitlines() if l.startswith('export '))['ALEXNET_TEST_NETNS']
+        self.prefix = ['nsenter', f'--net=/run/netns/{ns}']
+        return self
+
+    def run(self, *cmd, check=True, **kw)->str:
+        return super().run(*self.prefix, *cmd, check=check, **kw)
+
+    def wait_idle(self, timeout:float=60):
+        "Wait until both nodes are idle."
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            st = set(self.run('sinfo', '-h', '-N', '-p', 'low', '-o', '%t', check=False).split())
+            if st == {'idle'}: return
+            time.sleep(0.2)
+        raise TimeoutError(f"nodes not idle after {timeout:.0f} s:\n{self.run('sinfo', '-N', check=False)}")
+
+
+class Unavailable(RuntimeError):
+    "What the machine lacks for a test cluster (network namespaces, root, SLURM)."

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Stop what tests/slurm/start.sh DIR started: cancel its jobs, then end slurmd, slurmctld and munged by the
-# PIDs it recorded, and any job step (slurmstepd + its processes) still running under DIR/slurm.conf.
+# Stop what tests/slurm/start.sh DIR (or start2.sh DIR) started: cancel its jobs, then end the slurmd(s),
+# slurmctld and munged by the PIDs it recorded, and any job step (slurmstepd + its processes) still
+# running under DIR/slurm.conf; then remove the network namespaces start2.sh created (DIR/netns).
 set -u
+PATH=$PATH:/usr/sbin:/sbin
 DIR=${1:?usage: stop.sh DIR}
 DIR=$(cd "$DIR" 2>/dev/null && pwd) || exit 0
 CONF="$DIR/slurm.conf"
+ns=(); [ -s "$DIR/netns" ] && read -r -a ns < "$DIR/netns"
+in_ctl=(); [ "${#ns[@]}" -gt 0 ] && ip netns list 2>/dev/null | grep -qw "${ns[0]}" && in_ctl=(nsenter --net=/run/netns/"${ns[0]}")
 if [ -f "$CONF" ] && [ -f "$DIR/slurmctld.pid" ] && command -v scancel >/dev/null; then
   export SLURM_CONF="$CONF"
-  timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
+  timeout 10 "${in_ctl[@]}" scancel --user="$(id -un)" 2>/dev/null || true
   for _ in $(seq 100); do  # up to 10 s for the steps to end
-    [ -z "$(timeout 5 squeue -h -t RUNNING,COMPLETING,CONFIGURING -o %i 2>/dev/null)" ] && break
+    [ -z "$(timeout 5 "${in_ctl[@]}" squeue -h -t RUNNING,COMPLETING,CONFIGURING -o %i 2>/dev/null)" ] && break
     sleep 0.1
   done
 fi
@@ -33,7 +37,7 @@ steps() {
     tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$CONF" && echo "$p"
   done
 }
-for d in slurmd slurmctld; do
+for d in slurmd slurmd-node1 slurmd-node2 slurmctld; do
   f="$DIR/$d.pid"; [ -f "$f" ] || continue
   pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -46,4 +50,9 @@ if [ -f "$f" ]; then
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null; rm -f "$f"
 fi
+for n in "${ns[@]}"; do   # start2.sh's namespaces (and with them their veth pairs and bridge)
+  ip netns pids "$n" 2>/dev/null | while read -r p; do kill -KILL "$p" 2>/dev/null; done
+  ip netns del "$n" 2>/dev/null
+done
+rm -f "$DIR/netns"
 exit 0

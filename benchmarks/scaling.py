@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""How the costs grow from the demo to ILSVRC size (issue 16, item 5).
+
+Parts (each can be skipped):
+- `sizes`: per-image preprocessing and statistics time at `--sizes` images (default 1k, 10k, 50k):
+  the real sample JPEGs of `../shared/data/ilsvrc2010-sample` hard-linked under new names into a
+  `train/<wnid>/` source folder (skipped cleanly without `../shared`); `preprocess(..., workers=W)`
+  and `compute_stats(..., workers=0)` in this process. Target: per-image costs within +-15 % of
+  the smallest size's.
+- `loader`: a synthetic manifest of `--rows` rows (default 1.28 M, ILSVRC-2012's training set):
+  manifest read time (`read_split`), `Loader` start-up time (construction and workers' first
+  batch), resident and private memory of the main process and of each worker after every row has
+  been touched once (what a full epoch does; images are one real JPEG served for every row, so
+  no 1.28 M files are needed). Targets: start-up <= 5 s, <= 300 MB resident per worker.
+- `merge`: joining 16 shard manifests of `--rows` rows (`preprocess.merge_manifests`), and
+  merging 128 partial statistics sums (`stats.merge_sums` + `finalize`).
+Writes `benchmarks/results/scaling.json` and `scaling.png`, and prints the machine and load beside
+every figure.
+
+    python benchmarks/scaling.py [--sizes 1000,10000,50000] [--rows 1280000] [--parts sizes,loader,merge]
+"""
+import argparse, json, os, platform, resource, shutil, sys, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from alexnet_nb.utils import shared_dir
+
+RESULTS = REPO / 'benchmarks' / 'results'
+
+
+def cpu_name():
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
+
+
+def load(): return round(os.getloadavg()[0], 1)
+
+
+def cpu()->float:
+    "CPU seconds of this process and its finished children (the preprocessing workers)."
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def mem(pid='self')->dict:
+    "Resident (Rss), proportional (Pss) and private (Private_*) memory of a process, in MB."
+    out = {}
+    for l in open(f'/proc/{pid}/smaps_rollup'):
+        k, *v = l.split()
+        if k.rstrip(':') in ('Rss', 'Pss', 'Private_Clean', 'Private_Dirty'): out[k.rstrip(':')] = int(v[0]) / 1024
+    return dict(rss_mb=out['Rss'], pss_mb=out['Pss'], private_mb=out['Private_Clean'] + out['Private_Dirty'])
+
+
+# ------------------------------------------------------------------ per-image costs at growing sizes
+def part_sizes(a, work:Path)->dict:
+    from alexnet_nb.preprocess import preprocess
+    from alexnet_nb.stats import compute_stats
+    src = shared_dir('data', 'ilsvrc2010-sample')
+    if src is None: print('sizes: ../shared/data/ilsvrc2010-sample not found: skipped'); return {}
+    seeds = sorted(p for p in src.glob('train/*/*') if p.is_file())
+    res = {}
+    for n in [int(s) for s in a.sizes.split(',')]:
+        s = work / f'src{n}'; d = work / f'pre{n}'
+        for i in range(n):                        # hard links: the same bytes under new names
+            f = seeds[i % len(seeds)]; wnid = f.parent.name; out = s / 'train' / wnid / f'{wnid}_{i:07d}{f.suffix}'
+            out.parent.mkdir(parents=True, exist_ok=True); os.link(f, out)
+        l0 = load(); t, c = time.perf_counter(), cpu()
+        preprocess(s, d, workers=a.workers, quiet=True)
+        tp, cp = time.perf_counter() - t, cpu() - c; l1 = load(); t, c = time.perf_counter(), cpu()
+        compute_stats(d, workers=0, show_progress=False)
+        ts, cs = time.perf_counter() - t, cpu() - c; l2 = load()
+        res[n] = dict(preprocess_ms=1e3 * tp / n, stats_ms=1e3 * ts / n, preprocess_cpu_ms=1e3 * cp / n, stats_cpu_ms=1e3 * cs / n,
+                      workers=a.workers, load=[l0, l1, l2])
+        print(f'sizes: {n:7d} images: preprocess {res[n]["preprocess_cpu_ms"]:.2f} ms CPU/image ({res[n]["preprocess_ms"]:.2f} ms wall, {a.workers} workers), '
+              f'statistics {res[n]["stats_cpu_ms"]:.2f} ms CPU/image ({res[n]["stats_ms"]:.2f} ms wall, 1 process); load {l0}..{l2}', flush=True)
+        shutil.rmtree(s); shutil.rmtree(d)
+    n0 = min(res)
+    for n in res:
+        for k in ('preprocess_cpu_ms', 'stats_cpu_ms'): res[n][k.replace('_ms', '_rel')] = res[n][k] / res[n0][k]
+        print(f"sizes: {n:7d} images: CPU per image relative to {n0}: preprocess {res[n]['preprocess_cpu_rel']:.2f}, statistics {res[n]['stats_cpu_rel']:.2f} (target 0.85..1.15)")
+    return res
+
+
+# ------------------------------------------------------------------ a 1.28 M-row manifest
+def synthetic_root(d:Path, rows:int, classes:int=1000)->Path:
+    "manifest.csv (realistic names), classes.csv and stats.pt for `rows` training images, without images."
+    d.mkdir(parents=True, exist_ok=True)
+    i = np.arange(rows); lab = i % classes
+    wn = np.char.add('n', np.char.zfill((1440764 + lab * 997).astype(str), 8))
+    out = np.char.add(np.char.add(np.char.add(np.char.add('train/', wn), '/'), np.char.add(np.char.add(wn, '_'), i.astype(str))), '.JPEG')
+    m = pd.DataFrame(dict(split='train', source=np.char.add('ILSVRC2012_img_train.tar/', out), output=out, wnid=wn, label=lab,
+                          width=500, height=375, mode='RGB', format='JPEG', status='ok', reason=''))
+    m.to_csv(d / 'manifest.csv', index=False)
+    wnids = sorted(set(wn[:classes].tolist()))
+    pd.DataFrame(dict(index=range(classes), wnid=wnids, ilsvrc_id=range(1, classes + 1), words=[f'class {k}' for k in range(classes)],
+                      gloss='')).to_csv(d / 'classes.csv', index=False)
+    torch.save(dict(mean_image=torch.full((256, 256, 3), 118.0, dtype=torch.float64), eigvals=torch.tensor([0.2, 0.02, 0.005], dtype=torch.float64),
+                    eigvecs=torch.eye(3, dtype=torch.float64), pixel_scale='0..1', cov_kind='raw', n_images=rows), d / 'stats.pt')
+    return d
+
+
+def part_loader(a, work:Path)->dict:
+    from alexnet_nb import augment
+    from alexnet_nb.augment import Loader, read_split, make_toy_root
+    toy = make_toy_root(work / 'toy', n={'train': 1}, n_classes=1)
+    jpeg = (toy / read_split(toy, 'train').output[0]).read_bytes()
+    t = time.perf_counter(); root = synthetic_root(work / 'big', a.rows); t_write = time.perf_counter() - t
+    print(f'loader: wrote a {a.rows}-row manifest in {t_write:.1f} s ({(root / "manifest.csv").stat().st_size / 2**20:.0f} MiB)', flush=True)
+    t, c = time.perf_counter(), time.process_time(); read_split(root, 'train'); t_read, c_read = time.perf_counter() - t, time.process_time() - c
+
+    orig = augment._StepReader._bytes
+    def fake_bytes(self, i):             # one real JPEG for every row; the first call touches every row's name (a full epoch)
+        if not getattr(self, '_touched', False):
+            for j in range(len(self.files)): self.files[j]
+            self._touched = True
+        self.files[i]
+        return jpeg
+    augment._StepReader._bytes = fake_bytes                 # inherited by the fork()ed workers
+    try:
+        m0 = mem(); l0 = load(); t, c = time.perf_counter(), time.process_time()
+        L = Loader(root, 'train', root / 'stats.pt', a.batch, train=True, workers=a.loader_workers)
+        t_construct, c_construct = time.perf_counter() - t, time.process_time() - c; m1 = mem()
+        it = iter(L); next(it); t_first = time.perf_counter() - t
+        for _ in range(2 * a.loader_workers): next(it)    # every worker has served a batch (and touched every row)
+        time.sleep(0.5)
+        ws = [w.pid for w in L._dl._iterator._workers]
+        wm = [mem(p) for p in ws]; mm = mem()
+        L.close()
+    finally:
+        augment._StepReader._bytes = orig
+    res = dict(rows=a.rows, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
+               construct_cpu_s=c_construct, first_batch_s=t_first,
+               main_loader_mb=m1['rss_mb'] - m0['rss_mb'], main_rss_mb=mm['rss_mb'], workers=a.loader_workers, worker_mem=wm, load=[l0, load()])
+    print(f'loader: manifest read {t_read:.2f} s ({c_read:.2f} s CPU); Loader constructed in {t_construct:.2f} s ({c_construct:.2f} s CPU), first batch after {t_first:.2f} s '
+          f'({a.loader_workers} workers, batch {a.batch}); main process +{res["main_loader_mb"]:.0f} MB for the Loader; load {l0}', flush=True)
+    for k, w in enumerate(wm):
+        print(f'loader: worker {k}: resident {w["rss_mb"]:.0f} MB, proportional {w["pss_mb"]:.0f} MB, private {w["private_mb"]:.0f} MB', flush=True)
+    return res
+
+
+def part_merge(a, work:Path)->dict:
+    from alexnet_nb.preprocess import merge_manifests, STATE, _shard_name
+    from alexnet_nb.stats import merge_sums, finalize
+    root = work / 'big'
+    if not (root / 'manifest.csv').exists(): synthetic_root(root, a.rows)
+    m = pd.read_csv(root / 'manifest.csv', keep_default_na=False, dtype=str)
+    (root / STATE).mkdir(exist_ok=True)
+    for k, part in enumerate(np.array_split(np.arange(len(m)), 16)):
+        m.iloc[part].to_csv(root / STATE / _shard_name(k, 16), index=False)
+    t = time.perf_counter(); merge_manifests(root, quiet=True); t_man = time.perf_counter() - t
+    g = torch.Generator().manual_seed(0)
+    parts = [dict(n_images=10_000, sum_image=torch.randint(0, 2_550_000, (256, 256, 3), generator=g), gram=torch.randint(0, 10**13, (3, 3), generator=g))
+             for _ in range(128)]
+    for p in parts: p['gram'] = p['gram'] + p['gram'].T
+    t = time.perf_counter(); s = merge_sums(parts); t_merge = time.perf_counter() - t
+    try: finalize(s, 'raw', 'x' * 64, 'train')
+    except Exception: pass                                      # random sums need not form a valid covariance
+    res = dict(rows=a.rows, manifest_shards=16, manifest_merge_s=t_man, stats_parts=128, stats_merge_s=t_merge, load=load())
+    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s; 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
+    return res
+
+
+def plot(res, path:Path):
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+    sz = res.get('sizes') or {}
+    if sz:
+        sz = {int(n): v for n, v in sz.items()}; ns = sorted(sz)
+        for k, lab in (('preprocess_cpu_ms', 'preprocessing (CPU)'), ('stats_cpu_ms', 'statistics (CPU)'),
+                       ('preprocess_ms', 'preprocessing (wall)'), ('stats_ms', 'statistics (wall)')):
+            if k in sz[ns[0]]: ax[0].plot(ns, [sz[n][k] for n in ns], 'o-' if 'cpu' in k else 'x:', label=lab)
+        ax[0].set_xscale('log'); ax[0].set_xlabel('images'); ax[0].set_ylabel('ms per image'); ax[0].set_ylim(0); ax[0].legend(fontsize=7)
+        ax[0].set_title('per-image cost vs data size')
+    else: ax[0].text(0.5, 0.5, 'sizes: skipped', ha='center'); ax[0].set_axis_off()
+    ld = res.get('loader')
+    if ld:
+        names = ['manifest read\n(wall)', 'manifest read\n(CPU)', 'Loader built\n(wall)', 'Loader built\n(CPU)']
+        ax[1].bar(names, [ld['manifest_read_s'], ld.get('manifest_read_cpu_s', 0), ld['construct_s'], ld.get('construct_cpu_s', 0)], color=['C0', 'C0', 'C1', 'C1'])
+        ax[1].axhline(5, ls=':', c='k'); ax[1].set_ylabel('seconds'); ax[1].set_title(f"Loader start-up, {ld['rows']:,} rows (target 5 s)", fontsize=9)
+        w = ld['worker_mem'][0]
+        ax[2].bar(['resident', 'proportional', 'private'], [w['rss_mb'], w['pss_mb'], w['private_mb']], color='C2')
+        ax[2].axhline(300, ls=':', c='k'); ax[2].set_ylabel('MB'); ax[2].set_title('memory of one Loader worker (target 300 MB)', fontsize=9)
+    else: ax[1].set_axis_off(); ax[2].set_axis_off()
+    fig.suptitle(res['machine'], fontsize=8); fig.tight_layout(); fig.savefig(path, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--sizes', default='1000,10000,50000')
+    ap.add_argument('--rows', type=int, default=1_280_000)
+    ap.add_argument('--parts', default='sizes,loader,merge')
+    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='preprocessing processes')
+    ap.add_argument('--loader-workers', type=int, default=2)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--dir', help='scratch folder on disk (default: under benchmarks/results)')
+    ap.add_argument('--out', default=str(RESULTS))
+    a = ap.parse_args()
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix='scaling-', dir=a.dir or out))
+    res = json.loads((out / 'scaling.json').read_text()) if (out / 'scaling.json').exists() else {}   # parts run earlier stay
+    res.update(machine=f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}', date=time.strftime('%Y-%m-%d %H:%M'))
+    print('machine:', res['machine'], flush=True)
+    try:
+        parts = a.parts.split(',')
+        if 'sizes' in parts: res['sizes'] = part_sizes(a, work)
+        if 'loader' in parts: res['loader'] = part_loader(a, work)
+        if 'merge' in parts: res['merge'] = part_merge(a, work)
+    finally: shutil.rmtree(work, ignore_errors=True)
+    (out / 'scaling.json').write_text(json.dumps(res, indent=1, default=str))
+    plot(res, out / 'scaling.png')
+    print(f'wrote {out / "scaling.json"} and {out / "scaling.png"}')
+
+
+if __name__ == '__main__': main()
