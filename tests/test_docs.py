@@ -1,18 +1,21 @@
 """The documentation site in a real browser.
 
 Serves `docs/` on 127.0.0.1 (a free port), loads EVERY page in headless Chromium through the
-DevTools protocol (a small stdlib websocket client below; no extra dependency), and checks each
+DevTools protocol (websocket-client, which jupyter_server already installs), and checks each
 page: its title (from the notebook's front matter) in `<title>` and `<h1>`, no raw `#|` directive
 lines, no front matter or `{target="_blank"}` shown as text, no console errors or exceptions, no
-failed requests, KaTeX without errors, and a navigation bar that links every page. Screenshots of
-the home page and a module page go to `build/screenshots/`.
+failed requests, KaTeX without errors, and a navigation bar that links every page. Every stage page
+shows at least one loaded figure, and the home page its pipeline strip; when `make demo` has run
+before the build, the home page also shows the demo's figures, results table and model card, and no
+page says the demo has not been run. Screenshots of the home page and a module page go to
+`build/screenshots/`.
 
 `docs/` is built with `tools/build_docs.py` first when it is missing or older than a notebook
 (`make test` runs `make docs` before pytest, so normally it is fresh). Set `ALEXNET_DOCS_REBUILD=1` to rebuild it anyway.
 Where no Chromium is installed the tests skip, saying so.
 """
 from __future__ import annotations
-import base64, functools, http.server, json, os, re, shutil, socket, struct, subprocess, sys, tempfile
+import base64, functools, http.server, json, os, re, shutil, subprocess, sys, tempfile
 import threading, time, warnings
 from pathlib import Path
 import pytest
@@ -22,6 +25,8 @@ sys.path.insert(0, str(ROOT/'tools'))
 import build_docs as bd                                   # noqa: E402  (notebook list, front matter, page names)
 
 SHOTS = ROOT/'build'/'screenshots'
+DEMO_RESULTS = ROOT/'demo'/'eval'/'results.md'                 # written by the last step of `make demo`
+DEMO_FIGURES = ('fig3_conv1', 'fig4_top5', 'fig4_neighbours', 'confused_pairs', 'curves')   # what the home page shows from it
 BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 
 def find_browser() -> str|None:
@@ -42,60 +47,6 @@ def expected_pages() -> list[dict]:
     return res
 
 PAGES = expected_pages()
-
-# --------------------------------------------------------------------------------------------
-# a minimal websocket client (RFC 6455), enough for the DevTools protocol
-# --------------------------------------------------------------------------------------------
-class WebSocket:
-    def __init__(self, url:str, timeout:float=30):
-        m = re.match(r'ws://([^/:]+):(\d+)(/.*)', url)
-        host, port, path = m.group(1), int(m.group(2)), m.group(3)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f'GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
-                           f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n').encode())
-        resp = b''
-        while b'\r\n\r\n' not in resp:
-            chunk = self.sock.recv(4096)
-            if not chunk: raise ConnectionError('DevTools closed the connection during the handshake')
-            resp += chunk
-        head, self.buf = resp.split(b'\r\n\r\n', 1)
-        if b' 101 ' not in head.split(b'\r\n')[0]: raise ConnectionError(f'websocket handshake failed: {head[:200]!r}')
-
-    def _read(self, n:int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(max(65536, n - len(self.buf)))
-            if not chunk: raise ConnectionError('DevTools closed the connection')
-            self.buf += chunk
-        res, self.buf = self.buf[:n], self.buf[n:]
-        return res
-
-    def send(self, text:str):
-        data, mask = text.encode(), os.urandom(4)
-        n = len(data)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
-                                bytes([0x80 | 126]) + struct.pack('>H', n) if n < 65536 else
-                                bytes([0x80 | 127]) + struct.pack('>Q', n))
-        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def recv(self) -> str:
-        parts = []
-        while True:
-            b0, b1 = self._read(2)
-            op, n = b0 & 0x0F, b1 & 0x7F
-            if n == 126: n = struct.unpack('>H', self._read(2))[0]
-            elif n == 127: n = struct.unpack('>Q', self._read(8))[0]
-            mask = self._read(4) if b1 & 0x80 else None
-            data = self._read(n)
-            if mask: data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-            if op == 0x8: raise ConnectionError('DevTools closed the websocket')
-            if op == 0x9: continue                                     # ping: Chromium does not send them
-            if op in (0x0, 0x1, 0x2): parts.append(data)
-            if b0 & 0x80 and parts: return b''.join(parts).decode()
-
-    def close(self):
-        try: self.sock.close()
-        except OSError: pass
 
 class Browser:
     "Headless Chromium driven over the DevTools protocol: one tab, console and network errors collected."
@@ -119,7 +70,8 @@ class Browser:
         if ws is None:
             self.log.seek(0); err = self.log.read()[-2000:]
             self.close(); raise RuntimeError(f'Chromium did not start its DevTools server:\n{err}')
-        self.ws, self.next_id, self.events = WebSocket(ws), 0, []
+        import websocket                                  # websocket-client (a dependency of jupyter_server)
+        self.ws, self.next_id, self.events = websocket.create_connection(ws, timeout=30, suppress_origin=True), 0, []
         target = self.call('Target.createTarget', url='about:blank')['targetId']
         self.session = self.call('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
         for domain in ('Page', 'Runtime', 'Log', 'Network'): self.call(f'{domain}.enable', session=True)
@@ -143,7 +95,7 @@ class Browser:
         while time.time() - t0 < timeout:
             for i, e in enumerate(self.events):
                 if e['method'] == name: return self.events.pop(i)
-            self.ws.sock.settimeout(max(0.1, timeout - (time.time() - t0)))
+            self.ws.settimeout(max(0.1, timeout - (time.time() - t0)))
             self.events.append(json.loads(self.ws.recv()))
         raise TimeoutError(name)
 
@@ -188,7 +140,8 @@ class Browser:
         if getattr(self, 'ws', None):
             try: self.call('Browser.close', timeout=5)
             except Exception: pass
-            self.ws.close()
+            try: self.ws.close()
+            except Exception: pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try: self.proc.wait(10)
@@ -206,6 +159,7 @@ def site() -> Path:
     index = docs/'index.html'
     stale = not index.exists() or any(not (docs/p['href']).exists() or
                                       (cfg.nbs_path/p['nb']).stat().st_mtime > index.stat().st_mtime for p in PAGES)
+    if index.exists() and DEMO_RESULTS.exists() and DEMO_RESULTS.stat().st_mtime > index.stat().st_mtime: stale = True   # the demo ran since
     if stale: print('docs/ is missing or older than nbs/: building it with tools/build_docs.py')
     if os.environ.get('ALEXNET_DOCS_REBUILD') == '1' or stale:
         r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py')], cwd=ROOT, capture_output=True, text=True)
@@ -233,6 +187,9 @@ PROBE = r"""(async () => {
   const prose = main.cloneNode(true);                // the text outside code and typeset math
   prose.querySelectorAll('pre, code, .katex, script, style').forEach(e => e.remove());
   const ptext = prose.textContent;
+  const shown = main.cloneNode(true);                // the prose and the cells' outputs, without the cells' code
+  shown.querySelectorAll('pre, code, script, style').forEach(e => { if (!e.closest('.outputs, .output, .cell-output')) e.remove(); });
+  const stext = shown.innerText || shown.textContent;
   const ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id);
   const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));
   const nav = Array.from(document.querySelectorAll('nav.sidebar a[href], #quarto-sidebar a[href], .sidebar a[href]'))
@@ -249,6 +206,10 @@ PROBE = r"""(async () => {
     katex_errors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.getAttribute('title') || e.innerText).slice(0, 5),
     raw_math: (ptext.match(/\$\$|\\\(|\\\[/g) || []).length,
     broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.src || '').slice(0, 80)),
+    figures: imgs.filter(i => i.complete && i.naturalWidth >= 100 && i.naturalHeight >= 50).length,   // loaded, not an icon
+    tables: Array.from(main.querySelectorAll('table')).map(t => t.innerText.slice(0, 3000)),
+    model_card: /Model card/.test(text) && /Intended use/.test(text) && /Limits/.test(text),
+    not_run: (stext.match(/[^.\n]*has not been run[^.\n]*/g) || []).slice(0, 3),
     code_blocks: document.querySelectorAll('pre').length,
     highlighted: document.querySelectorAll('.highlight span, .sourceCode span').length,
     ids, links, nav,
@@ -297,6 +258,30 @@ def test_page(page, loaded):
     assert not info['raw_math'], f'{href}: {info["raw_math"]} math delimiters left untypeset ($$, \\( or \\[)'
     assert not info['broken_images'], f"{href}: images that did not load: {info['broken_images']}"
     if info['code_blocks']: assert info['highlighted'], f'{href}: code is not syntax-highlighted'
+
+STAGES = [p for p in PAGES if re.match(r'\d\d_', Path(p['nb']).name) and int(Path(p['nb']).name[:2]) < 90]
+
+@pytest.mark.parametrize('page', STAGES, ids=[p['href'] for p in STAGES])
+def test_stage_page_has_a_figure(page, loaded):
+    "Every stage's page (01 to 89) shows at least one loaded figure, with or without ../shared and the demo."
+    info = loaded[page['href']]
+    assert info['figures'] >= 1, f"{page['href']}: no figure loaded (images: {info['figures']}, broken: {info['broken_images']})"
+
+def test_home_page_pipeline_strip(loaded):
+    "The home page has its pipeline strip (a real photo at each stage) even when the demo has not been run."
+    assert loaded['index.html']['figures'] >= 1, 'index.html: no figure (the pipeline strip is missing)'
+
+def test_demo_on_the_site(loaded):
+    "When `make demo` has run before the build: its figures, results table and model card are on the home page, and no page says it has not been run."
+    if not DEMO_RESULTS.exists(): pytest.skip(f'{DEMO_RESULTS} not found: the demo has not been run here (make demo)')
+    home = loaded['index.html']
+    n_demo = sum((DEMO_RESULTS.parent/f'{f}.png').exists() for f in DEMO_FIGURES)
+    assert n_demo == len(DEMO_FIGURES), f'make demo did not write all of {DEMO_FIGURES} into {DEMO_RESULTS.parent}'
+    assert home['figures'] >= 1 + n_demo, f"index.html shows {home['figures']} figures, expected the strip and {n_demo} demo figures"
+    assert any('best.pt' in t and 'measured' in t for t in home['tables']), 'index.html: no results table with the demo row'
+    assert home['model_card'], 'index.html: no model card (its heading, intended use and limits)'
+    said = {href: info['not_run'] for href, info in loaded.items() if info['not_run']}
+    assert not said, f'pages that say the demo has not been run although it has: {said}'
 
 def test_navigation_links_every_page(loaded):
     "The navigation bar of every page links every page, in notebook order."
