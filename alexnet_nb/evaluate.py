@@ -371,6 +371,8 @@ def evaluate_checkpoint(checkpoint:str|Path, # alexnet_train checkpoint
         with atomic_write(out/'per_class.csv', 'w') as f: tally.per_class(ck['classes']['wnid'], ck['classes'].get('words')).to_csv(f, index=False)
         with atomic_write(out/'confusion.pt', 'wb') as f: torch.save(tally.confusion.cpu(), f)
         with atomic_write(out/'results.md', 'w') as f: f.write(results_table([r]))
+        from alexnet_nb.predict import model_card                      # a card for every checkpoint measured here
+        with atomic_write(out/'model_card.md', 'w') as f: f.write(model_card(checkpoint, r))
     r['tally'] = tally
     return r
 
@@ -512,7 +514,7 @@ def main(checkpoint:str, # alexnet_train checkpoint (e.g. RUN/checkpoints/best.p
     if not no_figures:
         figs = make_figures(checkpoint, out, data, split, stats, r['tally'].confusion, nn_pool=nn_pool, workers=workers, device=dev, seed=seed)
         print('  figures: ' + ', '.join(str(p) for p in figs.values()))
-    print(f"  metrics: {out/'metrics.json'}\n  per class: {out/'per_class.csv'}\n  results table: {out/'results.md'}", flush=True)
+    print(f"  metrics: {out/'metrics.json'}\n  per class: {out/'per_class.csv'}\n  results table: {out/'results.md'}\n  model card: {out/'model_card.md'}", flush=True)
     return 0
 
 # %% ../nbs/07_evaluate.ipynb #33dcc60b
