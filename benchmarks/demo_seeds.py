@@ -107,7 +107,7 @@ def markdown(rows:list, v:dict, meta:dict)->str:
     cols = ['seed', 'labels', 'epochs', 'final_top1', 'final_top5', 'best_top1', 'best_epoch', 'final_train_top1_err', 'train_time_s']
     head = ['seed', 'labels', 'epochs', 'final top-1 %', 'final top-5 %', 'best top-1 %', 'best epoch', 'final train top-1 err %', 'train time s']
     out = [f"Demo preset over seeds (`benchmarks/demo_seeds.py`), {meta['date']}, on {meta['machine']}.",
-           f"Commit {meta['commit']}, torch {meta['torch']}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, {meta['jobs']} run(s) at a time, extra train flags: {meta['extra'] or 'none'}; "
+           f"Commit {meta['commit']}, torch {meta['torch']}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, up to {meta['jobs']} run(s) at a time (train times follow the machine's load), extra train flags: {meta['extra'] or 'none'}; "
            f"validation: {meta['val_n']} centre-cropped images.", '',
            '| ' + ' | '.join(head) + ' |', '|' + '---|'*len(head)]
     out += ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows]
