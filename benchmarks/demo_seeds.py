@@ -115,7 +115,7 @@ def markdown(rows:list, v:dict, meta:dict)->str:
     out += ['', f"True labels: final top-1 min {v['min']} %, max {v['max']} %, mean {v['mean']} %, spread {v['spread']} points; "
                 f"shuffled labels: max {v['shuffled_max']} %.",
             f"Target (top-1 >= {TARGET['min_top1']:g} % each, spread <= {TARGET['max_spread']:g}, shuffled <= {TARGET['max_shuffled']:g} % each): "
-            f"{'NOT met' if v['fails'] else 'not judged yet: runs are missing' if meta.get('missing') else 'met'}.", '']
+            f"{'NOT met' if v['fails'] else 'met' if v['meets_target'] and not meta.get('missing') else 'not judged yet: runs are missing'}.", '']
     return '\n'.join(out)
 
 def git_commit()->str:
