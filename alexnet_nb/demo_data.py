@@ -314,7 +314,7 @@ def _check_args(layout, n_classes, n_train, n_val, n_test):
 def demo_plan(layout:str='2012', # '2012', '2010' or 'kaggle'
               n_classes:int=10, # number of classes (first rows of `CLASSES`)
               n_train:int=100, # training pictures per class
-              n_val:int=20, # validation pictures per class
+              n_val:int=50, # validation pictures per class (50: 500 in all, so the demo's accuracy depends less on which pictures it meets)
               n_test:int=20, # test pictures per class (written for 2010, unlabelled for kaggle)
               seed:int=0, # everything follows from this
              )->pd.DataFrame:
@@ -519,7 +519,7 @@ def make_demo(dst:str|Path, # folder to write into (created)
               layout:str='2012', # '2012', '2010' or 'kaggle'
               n_classes:int=10, # classes (at most 10)
               n_train:int=100, # training pictures per class
-              n_val:int=20, # validation pictures per class
+              n_val:int=50, # validation pictures per class (50: 500 in all, so the demo's accuracy depends less on which pictures it meets)
               n_test:int=20, # test pictures per class (2010: labelled; kaggle: unlabelled)
               seed:int=0, # everything follows from this
               overwrite:bool=False, # replace files in `dst` that this function did not write
@@ -552,7 +552,7 @@ def main(dst:str, # folder to write the demo ImageNet into
          layout:Literal['2012', '2010', 'kaggle']='2012', # which official layout to write
          n_classes:int=10, # classes (at most 10)
          n_train:int=100, # training pictures per class
-         n_val:int=20, # validation pictures per class
+         n_val:int=50, # validation pictures per class
          n_test:int=20, # test pictures per class (2010, kaggle)
          seed:int=0, # random seed: the same seed gives byte-identical files
          overwrite:bool=False, # replace files that alexnet_demo_data did not write
