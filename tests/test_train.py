@@ -235,7 +235,7 @@ def cli(name):
 
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory):
-    "The default demo ImageNet (10 classes, 100 train / 20 val each), preprocessed, with statistics."
+    "The default demo ImageNet (10 classes, 100 train / 50 val each), preprocessed, with statistics."
     d = tmp_path_factory.mktemp('demo')
     for c in ([cli('alexnet_demo_data'), str(d / 'raw'), '--layout', '2012'],
               [cli('alexnet_preprocess'), str(d / 'raw'), str(d / 'pre')],
