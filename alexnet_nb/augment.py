@@ -13,7 +13,7 @@ __all__ = ['SIZE', 'CROP', 'POSITIONS', 'PCA_STD', 'IMAGENET_EIGVALS', 'IMAGENET
            'WORKER_IGNORED_SIGNALS', 'uniforms', 'Draws', 'draw', 'crop', 'hflip', 'mean_patch', 'pca_shift',
            'colour_noise', 'centre_offset', 'ten_crop_offsets', 'centre_crop', 'ten_crops', 'augment_one',
            'BatchAugment', 'read_split', 'make_toy_root', 'toy_stats', 'load_stats', 'best_decoder', 'decode_into',
-           'Loader', 'worker_ignores_stop_signals']
+           'Loader', 'worker_ignores_stop_signals', 'stop_workers']
 
 # %% ../nbs/05_augment.ipynb #27df1831
 SIZE = 256       # side of the preprocessed images (§2: shorter side to 256, central 256x256 crop)
@@ -507,7 +507,7 @@ def step_indices(self:Loader, step:int, epoch:int|None=None)->np.ndarray:
     return g[r * b:(r + 1) * b] if len(g) == B else np.array_split(g, self.world_size)[r]
 
 # %% ../nbs/05_augment.ipynb #db96d282
-import signal
+import signal, weakref
 
 WORKER_IGNORED_SIGNALS = ('SIGTERM', 'SIGUSR1', 'SIGINT')
 
@@ -517,6 +517,14 @@ def worker_ignores_stop_signals(worker_id:int): # the DataLoader worker's number
         if hasattr(signal, n): signal.signal(getattr(signal, n), signal.SIG_IGN)
 
 # %% ../nbs/05_augment.ipynb #2a942b9a
+def stop_workers(dl:torch.utils.data.DataLoader): # a DataLoader whose workers may be running
+    "Stop `dl`'s workers: the shutdown message first, then SIGKILL for any still alive (they ignore SIGTERM, so `terminate` cannot stop them)."
+    it = getattr(dl, '_iterator', None)
+    if it is None: return
+    it._shutdown_workers()
+    for w in getattr(it, '_workers', []):
+        if w.is_alive(): w.kill(); w.join(5)
+
 @patch
 def _loader(self:Loader):
     "The DataLoader over steps, created once (its workers persist across epochs)."
@@ -526,6 +534,7 @@ def _loader(self:Loader):
             _StepReader(self.files, self.decoder), batch_size=None, sampler=_Steps(self), num_workers=w,
             persistent_workers=w > 0, prefetch_factor=self.prefetch if w > 0 else None,
             pin_memory=self.device.type == 'cuda', worker_init_fn=worker_ignores_stop_signals if w > 0 else None)
+        if w > 0: self._stop = weakref.finalize(self, stop_workers, self._dl)   # also at interpreter exit, before multiprocessing's own
     return self._dl
 
 @patch
@@ -567,6 +576,5 @@ def __iter__(self:Loader):
 @patch
 def close(self:Loader):
     "Stop the worker processes."
-    if self._dl is not None and getattr(self._dl, '_iterator', None) is not None:
-        self._dl._iterator._shutdown_workers()
+    if getattr(self, '_stop', None) is not None: self._stop()     # once: stop_workers(self._dl)
     self._dl = None

@@ -95,3 +95,12 @@ def test_sigint_to_group_with_workers_is_reported_by_the_trainer(root, tmp_path)
     rc, out, err = signal_group_mid_epoch(root, tmp_path/'run', signal.SIGINT)
     assert rc in (130, -signal.SIGINT), f'exit {rc}:\n{err[-3000:]}'
     assert 'DataLoader worker' not in err, err[-3000:]
+
+
+def test_process_leaving_workers_running_exits(root):
+    "A process that leaves a Loader's workers running still exits: they ignore SIGTERM, so multiprocessing's exit-time terminate() alone would wait forever."
+    code = (f"from alexnet_nb.augment import Loader\n"
+            f"ld = Loader({str(root)!r}, 'val', {str(root/'stats.pt')!r}, 4, train=False, workers=2)\n"
+            f"next(iter(ld)); print('ok')")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, env=env())
+    assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-2000:]
