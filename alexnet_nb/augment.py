@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
+from .core import read_manifest, decode_jpeg, load_stats
+from .labels import load_classes
 
 # %% auto #0
-__all__ = ['SIZE', 'CROP', 'POSITIONS', 'PCA_STD', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'MANIFEST_COLUMNS',
-           'WORKER_IGNORED_SIGNALS', 'uniforms', 'Draws', 'draw', 'crop', 'hflip', 'mean_patch', 'pca_shift',
-           'colour_noise', 'centre_offset', 'ten_crop_offsets', 'centre_crop', 'ten_crops', 'augment_one',
-           'BatchAugment', 'read_split', 'make_toy_root', 'toy_stats', 'load_stats', 'best_decoder', 'decode_into',
-           'Loader', 'worker_ignores_stop_signals', 'stop_workers']
+__all__ = ['SIZE', 'CROP', 'POSITIONS', 'PCA_STD', 'WORKER_IGNORED_SIGNALS', 'uniforms', 'Draws', 'draw', 'crop', 'hflip',
+           'mean_patch', 'pca_shift', 'colour_noise', 'centre_offset', 'ten_crop_offsets', 'centre_crop', 'ten_crops',
+           'augment_one', 'BatchAugment', 'Loader', 'worker_ignores_stop_signals', 'stop_workers']
 
 # %% ../nbs/05_augment.ipynb #27df1831
 SIZE = 256       # side of the preprocessed images (§2: shorter side to 256, central 256x256 crop)
@@ -111,12 +111,6 @@ def colour_noise(patch:np.ndarray, # float image [h, w, 3]
     "Add one RGB shift to every pixel."
     return patch + shift
 
-# %% ../nbs/05_augment.ipynb #db8b674a
-IMAGENET_EIGVALS = np.array([0.2175, 0.0188, 0.0045])                 # 0..1 scale (fb.resnet.torch)
-IMAGENET_EIGVECS = np.array([[-0.5675, 0.7192, 0.4009],
-                             [-0.5808, -0.0045, -0.8140],
-                             [-0.5836, -0.6948, 0.4203]])            # column i is p_i
-
 # %% ../nbs/05_augment.ipynb #9b44c156
 def centre_offset(size:int=CROP, full:int=SIZE)->int:
     "Offset of the centre patch: (full - size) // 2."
@@ -141,13 +135,14 @@ def ten_crops(img:np.ndarray, size:int=CROP)->np.ndarray:
 
 # %% ../nbs/05_augment.ipynb #2052fc59
 def augment_one(img:np.ndarray, # uint8 [256, 256, 3]
-                mean:np.ndarray, # float32 mean image [256, 256, 3], 0..255
+                mean, # mean image [256, 256, 3], 0..255 (numpy or tensor; used as float32)
                 dy:int, dx:int, flip:bool, # the patch
                 shift=None, # float32 [3] colour shift (None: no colour noise)
                 size:int=CROP, # patch side
                 scale:float=1., # multiply the result (1: stay on the 0..255 scale)
                )->torch.Tensor: # float32 [3, size, size]
     "Reference per-sample pipeline: patch, reflection, mean patch subtracted, colour shift."
+    mean = np.asarray(mean, np.float32)
     p = hflip(crop(img, dy, dx, size), flip).astype(np.float32) - mean_patch(mean, dy, dx, flip, size)
     if shift is not None: p = colour_noise(p, np.asarray(shift, np.float32))
     if scale != 1: p = p * np.float32(scale)
@@ -254,23 +249,6 @@ def ten(self:BatchAugment, x)->torch.Tensor:
     return out
 
 # %% ../nbs/05_augment.ipynb #8e07dc6e
-MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason']
-
-def read_split(root:str|Path, # preprocessed root (holds manifest.csv)
-               split:str, # 'train', 'val' or 'test'
-              )->pd.DataFrame: # the split's usable rows, in manifest order, index reset to 0..n-1
-    "The rows of `split` in `root/manifest.csv` that have an output image (status is not `failed`)."
-    p = Path(root) / 'manifest.csv'
-    if not p.is_file():
-        raise FileNotFoundError(f"{p} not found: run `alexnet_preprocess SRC {root}` first")
-    m = pd.read_csv(p, keep_default_na=False, dtype={'label': str})
-    missing = [c for c in ('split', 'output', 'label', 'status') if c not in m.columns]
-    if missing: raise ValueError(f"{p} lacks columns {missing}; expected {MANIFEST_COLUMNS}")
-    m = m[(m.split == split) & (m.status != 'failed')].reset_index(drop=True)
-    if len(m) == 0:
-        raise ValueError(f"{p} has no usable rows for split {split!r} (splits: {sorted(set(pd.read_csv(p).split))})")
-    return m
-
 def _labels(m:pd.DataFrame, path)->np.ndarray:
     "int64 labels from the manifest's `label` column; empty (unlabelled) gives -1."
     lab = m.label.astype(str).str.strip()
@@ -279,102 +257,11 @@ def _labels(m:pd.DataFrame, path)->np.ndarray:
     if bad.any(): i = int(np.flatnonzero(bad)[0]); raise ValueError(f"{path}: label {lab.iloc[i]!r} of {m.output.iloc[i]} is not an integer")
     return v.astype(np.int64)
 
-# %% ../nbs/05_augment.ipynb #7d74cc9c
-def make_toy_root(dst:str|Path, # folder to write
-                  n:dict|None=None, # images per split, default {'train': 24, 'val': 10}
-                  n_classes:int=4, # classes (wnids n0000000k)
-                  seed:int=0, # image content
-                  quality:int=90, # JPEG quality
-                 )->Path:
-    "Write a tiny preprocessed root (256x256 JPEGs, manifest.csv with a `failed` row, classes.csv) for tests."
-    from PIL import Image
-    dst, n = Path(dst), n or {'train': 24, 'val': 10}
-    g = np.random.default_rng(seed); rows = []
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / SIZE
-    for split, k in n.items():
-        for i in range(k):
-            lab = i % n_classes; wnid = f'n{lab:08d}'; out = f'{split}/{wnid}/{wnid}_{i}.JPEG'
-            c = g.uniform(0, 255, (3, 3))
-            im = c[:, 0] + c[:, 1] * yy[..., None] / 2 + c[:, 2] * np.sin(6.3 * xx[..., None] * (1 + lab))
-            im = np.clip(im + g.normal(0, 12, im.shape), 0, 255).astype(np.uint8)
-            (dst / out).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(im).save(dst / out, quality=quality)
-            rows.append(dict(split=split, source=f'src/{out}', output=out, wnid=wnid, label=lab, width=300,
-                             height=280, mode='RGB', format='JPEG', status='ok', reason=''))
-        rows.append(dict(split=split, source=f'src/{split}/broken.JPEG', output='', wnid='n00000000', label=0,
-                         width=0, height=0, mode='', format='', status='failed', reason='unreadable'))
-    m = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values(['split', 'output'], kind='stable')
-    m.to_csv(dst / 'manifest.csv', index=False)
-    pd.DataFrame(dict(index=range(n_classes), wnid=[f'n{i:08d}' for i in range(n_classes)],
-                      ilsvrc_id=range(1, n_classes + 1), words=[f'class {i}' for i in range(n_classes)],
-                      gloss='')).to_csv(dst / 'classes.csv', index=False)
-    return dst
-
-def toy_stats(root:str|Path, split:str='train')->dict:
-    "Mean image and RGB PCA (eigenvalues on the 0..1 scale) of a small root, in the `stats` file's format."
-    from PIL import Image
-    ims = np.stack([np.asarray(Image.open(Path(root) / o).convert('RGB')) for o in read_split(root, split).output]).astype(np.float64)
-    cov = np.cov(ims.reshape(-1, 3).T / 255.)
-    w, v = np.linalg.eigh(cov); o = np.argsort(w)[::-1]
-    return dict(mean_image=torch.from_numpy(ims.mean(0)), eigvals=torch.from_numpy(w[o]), eigvecs=torch.from_numpy(v[:, o]),
-                pixel_scale='0..1', cov_kind='pixel', n_images=len(ims))
-
-# %% ../nbs/05_augment.ipynb #7d6a6c89
-def load_stats(stats, # dict, or path of a `torch.save`d dict (alexnet_stats --out)
-              )->dict:
-    "The statistics dict, checked: `mean_image` [256, 256, 3] on 0..255, `eigvals` [3] on 0..1, `eigvecs` [3, 3]."
-    where = 'stats'
-    if isinstance(stats, (str, Path)):
-        where = str(stats)
-        if not Path(stats).is_file(): raise FileNotFoundError(f"{stats} not found: run `alexnet_stats DATA_ROOT --out {stats}`")
-        stats = torch.load(stats, map_location='cpu', weights_only=True)
-    for k, shape in (('mean_image', (SIZE, SIZE, 3)), ('eigvals', (3,)), ('eigvecs', (3, 3))):
-        if k not in stats: raise ValueError(f"{where} lacks {k!r} (has {sorted(stats)}): recompute it with alexnet_stats")
-        if tuple(np.shape(stats[k])) != shape: raise ValueError(f"{where}: {k} has shape {tuple(np.shape(stats[k]))}, expected {shape}")
-    if stats.get('pixel_scale', '0..1') != '0..1':
-        raise ValueError(f"{where}: eigvals are on the {stats['pixel_scale']} scale; the loader expects the 0..1 scale")
-    mi = np.asarray(stats['mean_image'], np.float64)
-    if not (0 <= mi.min() and mi.max() <= 255 and mi.max() > 1.5):
-        raise ValueError(f"{where}: mean_image should be on the 0..255 scale (range {mi.min():.3g}..{mi.max():.3g})")
-    out = dict(stats); out.update(mean_image=mi.astype(np.float32), eigvals=np.asarray(stats['eigvals'], np.float64),
-                                  eigvecs=np.asarray(stats['eigvecs'], np.float64))
-    return out
-
 # %% ../nbs/05_augment.ipynb #2d332a42
-def best_decoder()->str:
-    "'simplejpeg' if installed, else 'torchvision'."
-    try:
-        import simplejpeg  # noqa: F401
-        return 'simplejpeg'
-    except ImportError: return 'torchvision'
-
-def decode_into(data:bytes, # JPEG file contents
-                out:np.ndarray, # uint8 [256, 256, 3] to write into
-                decoder:str, # 'simplejpeg', 'torchvision' or 'pil'
-                name='', # file name for error messages
-               ):
-    "Decode a 256x256 RGB JPEG into `out`."
-    try:
-        if decoder == 'simplejpeg':              # the strict decoder chain of `alexnet_nb.utils.decode_jpeg`
-            import simplejpeg
-            from alexnet_nb.utils import decode_jpeg
-            h, w, _, _ = simplejpeg.decode_jpeg_header(data)
-            if (h, w) == (SIZE, SIZE): return decode_jpeg(data, name, out)   # a corrupt-data warning: CorruptImage naming the file
-        elif decoder == 'torchvision':
-            from torchvision.io import decode_jpeg, ImageReadMode
-            t = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-            h, w = t.shape[1:]
-            if (h, w) == (SIZE, SIZE): out[...] = t.permute(1, 2, 0).numpy(); return out
-        elif decoder == 'pil':
-            import io
-            from PIL import Image
-            im = Image.open(io.BytesIO(data)).convert('RGB'); w, h = im.size
-            if (h, w) == (SIZE, SIZE): out[...] = np.asarray(im); return out
-        else: raise ValueError(f"unknown decoder {decoder!r}")
-    except (ValueError, RuntimeError, OSError) as e:
-        if 'unknown decoder' in str(e): raise
-        raise ValueError(f"cannot decode {name}: {e}; rerun alexnet_preprocess on this root") from e
-    raise ValueError(f"{name} is {w}x{h}, not {SIZE}x{SIZE}: the loader reads preprocessed roots (alexnet_preprocess)")
+def _decoder(name:str|None)->str:
+    "The worker's decoder: the strict one of `alexnet_nb.core` ('simplejpeg'), the only one there is."
+    if name not in (None, 'simplejpeg'): raise ValueError(f"unknown decoder {name!r}: the loader decodes with simplejpeg (strict)")
+    return 'simplejpeg'
 
 # %% ../nbs/05_augment.ipynb #d0961c32
 class _Paths:
@@ -393,7 +280,7 @@ class _StepReader(torch.utils.data.Dataset):
         if self.decoder == 'bytes':   # GPU decoding: the worker only reads
             return [torch.frombuffer(bytearray(self._bytes(i)), dtype=torch.uint8) for i in idx], torch.from_numpy(idx)
         out = np.empty((len(idx), SIZE, SIZE, 3), np.uint8)
-        for k, i in enumerate(idx): decode_into(self._bytes(i), out[k], self.decoder, self.files[i])
+        for k, i in enumerate(idx): decode_jpeg(self._bytes(i), self.files[i], out[k])   # strict, into the batch array
         return torch.from_numpy(out), torch.from_numpy(idx)
 
 class _Steps(torch.utils.data.Sampler):
@@ -426,7 +313,7 @@ class Loader:
                  flip:bool=True, # random reflections in training
                  labels=None, # optional int array [num_samples] replacing the manifest's labels (e.g. shuffled)
                  scale:float=1., # multiply x (1: 0..255 scale minus the mean image)
-                 decoder:str|None=None, # 'simplejpeg', 'torchvision', 'pil' (None: fastest installed)
+                 decoder:str|None=None, # 'simplejpeg' (None: the same), the strict decoder of alexnet_nb.core
                  gpu_decode:bool=False, # workers only read bytes; `decode_jpeg` decodes each batch on `device` (nvJPEG on CUDA)
                  method:str|None=None, # batch path: 'index' or 'slice' (None: by device)
                  prefetch:int=2, # steps each worker prepares ahead (uint8, 25 MB per 128 images)
@@ -447,7 +334,7 @@ class Loader:
         self.positions = min(positions, SIZE - crop + 1)
         self.pca_std = pca_std if train else 0.
         self.device, self.workers, self.prefetch, self.return_index = torch.device(device), workers, prefetch, return_index
-        self.table = read_split(self.root, split)
+        self.table = read_manifest(self.root, split)
         if 'shard' in self.table.columns:             # a packed root (alexnet_nb.pack): images read by offset
             from alexnet_nb.pack import PackedFiles
             self.files = PackedFiles(self.root, self.table)
@@ -461,13 +348,13 @@ class Loader:
         self.classes = None
         cp = self.root / 'classes.csv'
         if cp.is_file():
-            self.classes = pd.read_csv(cp, keep_default_na=False)
+            self.classes = load_classes(cp)
             if len(self.targets) and self.targets.max() >= len(self.classes):
                 raise ValueError(f"{self.root/'manifest.csv'}: label {self.targets.max()} but {cp} has {len(self.classes)} classes")
         else: warnings.warn(f"{cp} not found: labels are taken from the manifest unchecked")
         st = load_stats(stats)
         self.gpu_decode = gpu_decode
-        self.decoder = 'bytes' if gpu_decode else (decoder or best_decoder())
+        self.decoder = 'bytes' if gpu_decode else _decoder(decoder)
         self.aug = BatchAugment(st['mean_image'], st['eigvals'], st['eigvecs'], crop, self.device, method, scale,
                                 n_buffers + (1 if gpu_decode else 0))
         self.epoch, self._start, self._first, self._dl = 0, 0, 0, None

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .utils import atomic_write, progress, sha256_file
+from .core import read_manifest
 
 # %% auto #0
 __all__ = ['PACK_COLUMNS', 'plan_shards', 'pack_root', 'PackedFiles', 'is_packed']
@@ -26,11 +27,8 @@ def plan_shards(lengths:np.ndarray, # int64 [n]: bytes of each image, in manifes
 
 # %% ../nbs/10_pack.ipynb #ebcafdee
 def _read_manifest(root:Path)->pd.DataFrame:
-    p = root/'manifest.csv'
-    if not p.is_file(): raise FileNotFoundError(f"{p} not found: pack a root written by alexnet_preprocess")
-    m = pd.read_csv(p, keep_default_na=False, dtype=str)
-    missing = [c for c in ('split', 'output', 'status') if c not in m.columns]
-    if missing: raise ValueError(f"{p} lacks columns {missing}: pack a root written by alexnet_preprocess")
+    "A folder root's manifest (`core.read_manifest`); a packed root is refused."
+    m = read_manifest(root)
     if 'shard' in m.columns: raise ValueError(f"{root} is already packed: pack the folder root it came from")
     return m
 
@@ -98,7 +96,7 @@ def pack_root(root:str|Path, # a preprocessed folder root (manifest.csv, train/,
 class PackedFiles:
     "The images of a packed split: `files[i]` is a name for messages, `files.read(i)` the JPEG bytes (`os.pread`)."
     def __init__(self, root:str|Path, # the packed root
-                 table:pd.DataFrame, # the split's rows of its manifest (`augment.read_split`)
+                 table:pd.DataFrame, # the split's rows of its manifest (`core.read_manifest(root, split)`)
                 ):
         self.root = Path(root)
         names, inv = np.unique(table['shard'].astype(str).to_numpy(), return_inverse=True)

@@ -15,12 +15,12 @@ def photo_256(path:str|Path, # a photo: JPEG, PNG, WebP, ... (RGB, CMYK or grays
              )->np.ndarray: # uint8 [256, 256, 3]
     "The 256x256 image `alexnet_preprocess` would store for this photo, decoded as the loader decodes it."
     from alexnet_nb.preprocess import process_bytes
-    from alexnet_nb.augment import SIZE, best_decoder, decode_into
+    from alexnet_nb.core import decode_jpeg
     p = Path(path)
     if not p.is_file(): raise UsageError('no such file', p, 'pass the path of a JPEG, PNG or WebP photo')
     jpeg, meta = process_bytes(p.read_bytes(), p.name)
     if jpeg is None: raise UsageError(f"cannot read the image: {meta['reason']}", p, 'pass a JPEG, PNG or WebP photo')
-    return decode_into(jpeg, np.empty((SIZE, SIZE, 3), np.uint8), best_decoder(), str(p))
+    return decode_jpeg(jpeg, p, np.empty((256, 256, 3), np.uint8))
 
 # %% ../nbs/09_predict.ipynb #7ffa19b6
 class Predictor:
@@ -29,7 +29,8 @@ class Predictor:
                  stats:str|Path|None=None, # statistics file (default: the one the run trained with)
                  device='cpu'): # torch device
         from alexnet_nb.evaluate import load_model, _resolve_stats
-        from alexnet_nb.augment import BatchAugment, CROP, load_stats
+        from alexnet_nb.augment import BatchAugment, CROP
+        from alexnet_nb.core import load_stats
         self.device = torch.device(device)
         self.model, ck = load_model(checkpoint, self.device)
         cl, K = ck['classes'], self.model.fc8.out_features
@@ -139,7 +140,8 @@ def pipeline_strip(photo:str|Path, # a photo file
     "Raw photo -> 256x256 crop -> augmented training patches -> prediction, as one matplotlib Figure."
     from matplotlib.figure import Figure
     from PIL import Image
-    from alexnet_nb.augment import (IMAGENET_EIGVALS, IMAGENET_EIGVECS, crop, draw, hflip, pca_shift, ten_crops)
+    from alexnet_nb.augment import crop, draw, hflip, pca_shift, ten_crops
+    from alexnet_nb.core import IMAGENET_EIGVALS, IMAGENET_EIGVECS
     raw, sq = np.asarray(Image.open(photo).convert('RGB')), photo_256(photo)          # [H, W, 3], [256, 256, 3]
     d = draw(seed, 0, np.arange(3), pca_std=0.3)                                      # 3x the paper's 0.1, to be visible
     ev, evec = (IMAGENET_EIGVALS, IMAGENET_EIGVECS) if eigvals is None else (eigvals, eigvecs)

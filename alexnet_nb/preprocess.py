@@ -9,12 +9,13 @@ import numpy as np, pandas as pd, simplejpeg, torch
 import torch.nn.functional as F
 from PIL import Image
 from typing import Literal
+from .core import MANIFEST_COLUMNS, read_manifest, crc32_hex
 from .utils import atomic_write, progress, shared_dir, cli, check_disjoint, check_member, UsageError, AlexnetError
 
 # %% auto #0
-__all__ = ['SIZE', 'QUALITY', 'SUBSAMPLING', 'RESAMPLE', 'MIN_DECODE', 'STATUSES', 'MANIFEST_COLUMNS', 'STATE', 'crop_geometry',
-           'Decoded', 'decode', 'resize_crop', 'encode_jpeg', 'process_bytes', 'Item', 'read_bytes', 'tar_files',
-           'Source', 'find_source', 'read_manifest', 'verify_outputs', 'merge_manifests', 'preprocess', 'main']
+__all__ = ['SIZE', 'QUALITY', 'SUBSAMPLING', 'RESAMPLE', 'MIN_DECODE', 'STATUSES', 'STATE', 'crop_geometry', 'Decoded', 'decode',
+           'resize_crop', 'encode_jpeg', 'process_bytes', 'Item', 'read_bytes', 'tar_files', 'Source', 'find_source',
+           'verify_outputs', 'merge_manifests', 'preprocess', 'main']
 
 # %% ../nbs/01_preprocess.ipynb #ed23fd80
 SIZE = 256               # §2: shorter side resized to 256, then the central 256x256 patch
@@ -23,8 +24,7 @@ SUBSAMPLING = '4:2:0'    # output chroma subsampling (Pillow's default); '4:4:4'
 RESAMPLE = 'bicubic'     # antialiased filter for the resize: 'bicubic' (default) or 'bilinear'
 MIN_DECODE = 2           # a reduced-scale JPEG decode keeps the shorter side >= MIN_DECODE * SIZE
 STATUSES = ('ok', 'converted_cmyk', 'converted_grayscale', 'decoded_by_content', 'replaced_by_patch', 'failed')
-MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason',
-                    'bytes', 'crc32']   # size and CRC-32 (8 hex digits) of the output file, '' if none
+# the manifest's columns (`MANIFEST_COLUMNS`), its reader and its checksum are the contract's: `alexnet_nb.core`
 
 # %% ../nbs/01_preprocess.ipynb #cf976427
 def crop_geometry(w:int, # original width
@@ -393,12 +393,6 @@ def _write_manifest(rows:list[dict], path:Path):
         w.writerow(MANIFEST_COLUMNS)
         for r in rows: w.writerow([str(r.get(c, '')) for c in MANIFEST_COLUMNS])
 
-def read_manifest(path:str|Path # a manifest CSV
-                 )->pd.DataFrame:
-    "Read a manifest with the right types (label, width, height as int; empty text stays '')."
-    return pd.read_csv(path, dtype={c: str for c in MANIFEST_COLUMNS} | {'label': int, 'width': int, 'height': int},
-                       keep_default_na=False)
-
 def verify_outputs(dst:str|Path, # a preprocessed root
            quiet:bool=False, # print only the damaged files
           )->list[tuple[str, str]]:
@@ -440,10 +434,8 @@ def _work(it:Item)->dict:
             if tmp.exists(): tmp.unlink()
             raise _WriteError(f'cannot write the output ({e.strerror or e})', p,
                               'free disk space (or check the quota and permissions), then rerun the same command') from None
-        row.update(output=it.output, bytes=len(out), crc32=_crc(out))
+        row.update(output=it.output, bytes=len(out), crc32=crc32_hex(out))
     return {'bytes': '', 'crc32': '', **row, **meta}
-
-def _crc(b:bytes)->str: return f'{zlib.crc32(b) & 0xffffffff:08x}'
 
 class _WriteError(AlexnetError):
     "An output that cannot be written (disk full, ...): exit 1."
@@ -454,7 +446,7 @@ def _intact(path:Path, r:dict)->str:
     except FileNotFoundError: return 'missing'
     if str(r.get('bytes', '')) == '': return ''                 # a row from before checksums were kept
     if len(b) != int(r['bytes']): return f'{len(b)} bytes, expected {r["bytes"]}'
-    if _crc(b) != r['crc32']: return f'CRC-32 {_crc(b)}, expected {r["crc32"]}'
+    if crc32_hex(b) != r['crc32']: return f'CRC-32 {crc32_hex(b)}, expected {r["crc32"]}'
     return ''
 
 def _journal_rows(state:Path)->dict:

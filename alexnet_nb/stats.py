@@ -2,53 +2,24 @@
 
 # %% ../nbs/02_stats.ipynb #ceb009db
 from __future__ import annotations
-import csv, math, multiprocessing as mp, os, shutil, time, warnings
+import math, multiprocessing as mp, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np, torch
 from typing import Literal
-from .utils import atomic_torch_save, sha256_file, progress, shared_dir, cli, decode_jpeg, UsageError
+from .utils import atomic_torch_save, sha256_file, progress, shared_dir, cli, UsageError
+from .core import read_manifest, read_jpeg, load_stats, BadFile, IMAGENET_EIGVALS, IMAGENET_EIGVECS
 
 # %% auto #0
-__all__ = ['MANIFEST_COLUMNS', 'COV_KINDS', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'read_manifest', 'decode', 'new_sums',
-           'image_gram', 'accumulate', 'merge_sums', 'covariances', 'pca', 'standardised_cov', 'finalize',
-           'compute_stats', 'load_stats', 'check_stats', 'main', 'angle_deg', 'shift_along']
-
-# %% ../nbs/02_stats.ipynb #6c4e9ee8
-MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason']
-
-def read_manifest(root:str|Path, # preprocessed root holding `manifest.csv`
-                  split:str='train', # which split's images to use
-                 )->list[Path]:
-    "The image files of `split` listed in `root/manifest.csv`, in manifest order (failed rows skipped)."
-    root = Path(root); man = root/'manifest.csv'
-    if not man.is_file():
-        raise FileNotFoundError(f"{man} not found: is {root} a preprocessed root? Run `alexnet_preprocess SRC {root}` first.")
-    with open(man, newline='') as f:
-        rd = csv.DictReader(f)
-        missing = [c for c in ('split', 'output', 'status') if c not in (rd.fieldnames or [])]
-        if missing: raise ValueError(f"{man} lacks the column(s) {missing}: expected {MANIFEST_COLUMNS}.")
-        paths = [root/r['output'] for r in rd if r['split'] == split and r['status'] != 'failed' and r['output']]
-    if not paths: raise ValueError(f"{man} lists no usable '{split}' images.")
-    return paths
+__all__ = ['COV_KINDS', 'decode', 'new_sums', 'image_gram', 'accumulate', 'merge_sums', 'covariances', 'pca', 'standardised_cov',
+           'finalize', 'compute_stats', 'main', 'angle_deg', 'shift_along']
 
 # %% ../nbs/02_stats.ipynb #c3e63e1c
-def decode(path:str|Path, # a JPEG file
-           decoder:str='simplejpeg', # 'simplejpeg' (strict libjpeg-turbo; 'torchvision' reads the same way) or 'pil' (reference)
+def decode(path:str|Path, # a JPEG file listed in the manifest
+           decoder:str='simplejpeg', # 'simplejpeg' (also under its old name 'torchvision'): the strict decoder of `alexnet_nb.core`
           )->torch.Tensor: # uint8 [3, H, W]
-    "Decode one JPEG to a uint8 RGB tensor [3, H, W]; a corrupt-data warning is an error naming the file."
-    path = Path(path)
-    try: data = path.read_bytes()
-    except FileNotFoundError: raise FileNotFoundError(f"{path} is listed in the manifest but missing: re-run alexnet_preprocess.") from None
-    if decoder == 'pil':
-        import io
-        from PIL import Image
-        try:
-            with Image.open(io.BytesIO(data)) as im: return torch.from_numpy(np.array(im.convert('RGB'))).permute(2, 0, 1)
-        except Exception as e:
-            raise ValueError(f"cannot decode {path} ({type(e).__name__}: {str(e).splitlines()[0][:200]}): "
-                             "the file is corrupted; re-run alexnet_preprocess for it.") from None
-    if decoder not in ('simplejpeg', 'torchvision'): raise UsageError(f"unknown decoder {decoder!r}", todo="use simplejpeg or pil")
-    return torch.from_numpy(decode_jpeg(data, path)).permute(2, 0, 1)   # libjpeg-turbo, strict: the utils decoder chain
+    "One image as a uint8 RGB tensor [3, H, W], by `core.read_jpeg`: a corrupt-data warning is an error naming the file."
+    if decoder not in ('simplejpeg', 'torchvision'): raise UsageError(f"unknown decoder {decoder!r}", todo="use simplejpeg")
+    return torch.from_numpy(read_jpeg(path)).permute(2, 0, 1)
 
 # %% ../nbs/02_stats.ipynb #70cb4d5f
 def new_sums(height:int=256, # image height
@@ -169,6 +140,21 @@ def finalize(sums:dict, # merged sums
                 n_images=c['n_images'], n_pixels=c['n_pixels'], manifest_sha256=manifest_sha256,
                 cov_raw=c['cov_raw'], cov_mean_subtracted=c['cov_mean_subtracted'], split=split)
 
+# %% ../nbs/02_stats.ipynb #ddee99c7
+def _first_sentence(e:BaseException)->str:
+    "The first sentence of an exception's message, on one line (torch's are paragraphs: never cut one mid-sentence)."
+    s = ' '.join(str(e).split()); return s.split('. ', 1)[0].rstrip('.') if s else type(e).__name__
+
+def _load_part(path:Path)->dict:
+    "A part file's sums (`weights_only=True`: no pickled code runs); `UsageError` naming it if it is unreadable."
+    try: s = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise UsageError(f"not a readable part file ({type(e).__name__}: {_first_sentence(e)})", path,
+                         'delete it and rerun the same command to recompute it') from None
+    if not isinstance(s, dict) or not {'n_images', 'sum_image', 'gram'} <= set(s):
+        raise UsageError('not a part file of alexnet_stats', path, 'delete it and rerun the same command to recompute it')
+    return s
+
 # %% ../nbs/02_stats.ipynb #b75560df
 def compute_stats(root:str|Path, # preprocessed root (manifest.csv + 256x256 JPEGs)
                   out:str|Path|None=None, # where to save the statistics (.pt); None: return them only, no parts on disk
@@ -178,14 +164,14 @@ def compute_stats(root:str|Path, # preprocessed root (manifest.csv + 256x256 JPE
                   shard:int=0, # this task's index in a SLURM array
                   num_shards:int=1, # tasks in the array
                   chunk_size:int=10_000, # images per part (the unit of resume and of parallel work)
-                  decoder:str='torchvision', # 'torchvision' or 'pil'
+                  decoder:str='simplejpeg', # see `decode`
                   keep_parts:bool=False, # keep the part files after the merge
                   show_progress:bool=True, # progress bar with images/s
                  )->dict|None:
     "Mean image and RGB PCA of `split` in one resumable pass; returns the statistics, or None while other shards are unfinished."
     if cov_kind not in COV_KINDS: raise ValueError(f"cov_kind must be one of {COV_KINDS}, got {cov_kind!r}")
     if not 0 <= shard < num_shards: raise ValueError(f"need 0 <= shard < num_shards, got shard={shard}, num_shards={num_shards}")
-    root = Path(root); paths = read_manifest(root, split); sha = sha256_file(root/'manifest.csv')
+    root = Path(root); paths = [root/o for o in read_manifest(root, split).output]; sha = sha256_file(root/'manifest.csv')
     n_parts = math.ceil(len(paths)/chunk_size)
     pdir = None if out is None else Path(out).with_name(Path(out).name + '.parts')/f'{sha[:16]}-c{chunk_size}'
     pfile = lambda k: None if pdir is None else pdir/f'part_{k:06d}.pt'
@@ -228,41 +214,6 @@ def compute_stats(root:str|Path, # preprocessed root (manifest.csv + 256x256 JPE
             except OSError: pass
     return stats
 
-def load_stats(path:str|Path, # a file written by `compute_stats`/`alexnet_stats`
-              )->dict:
-    "Load a statistics file safely (`weights_only=True`)."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path} not found: compute it with `alexnet_stats DATA_ROOT --out {path}`.")
-    try: st = torch.load(path, map_location='cpu', weights_only=True)       # no pickled code runs
-    except Exception as e:
-        raise UsageError(f"not a readable statistics file ({type(e).__name__}: {_first_sentence(e)})", path,
-                         'recompute it with alexnet_stats DATA') from None
-    return check_stats(st, path)
-
-def _first_sentence(e:BaseException)->str:
-    "The first sentence of an exception's message, on one line (torch's are paragraphs: never cut one mid-sentence)."
-    s = ' '.join(str(e).split()); return s.split('. ', 1)[0].rstrip('.') if s else type(e).__name__
-
-def _load_part(path:Path)->dict:
-    "A part file's sums (`weights_only=True`: no pickled code runs); `UsageError` naming it if it is unreadable."
-    try: s = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise UsageError(f"not a readable part file ({type(e).__name__}: {_first_sentence(e)})", path,
-                         'delete it and rerun the same command to recompute it') from None
-    if not isinstance(s, dict) or not {'n_images', 'sum_image', 'gram'} <= set(s):
-        raise UsageError('not a part file of alexnet_stats', path, 'delete it and rerun the same command to recompute it')
-    return s
-
-def check_stats(st, # a loaded statistics dict
-                where:str|Path='stats'): # named in the error
-    "Raise `UsageError` unless `st` is a dict whose mean image, eigenvalues and eigenvectors are finite tensors; return it."
-    if not isinstance(st, dict): raise UsageError(f'not a statistics dict but a {type(st).__name__}', where, 'recompute it with alexnet_stats DATA')
-    for k in ('mean_image', 'eigvals', 'eigvecs'):
-        v = st.get(k)
-        if not isinstance(v, torch.Tensor): raise UsageError(f'no {k!r} tensor in the statistics', where, 'recompute it with alexnet_stats DATA')
-        if not torch.isfinite(v).all(): raise UsageError(f'{k} holds NaN or infinite values', where, 'recompute it with alexnet_stats DATA')
-    return st
-
 # %% ../nbs/02_stats.ipynb #67dd996d
 @cli('alexnet_stats')
 def main(data_root:str, # preprocessed root (manifest.csv + 256x256 JPEGs)
@@ -273,7 +224,7 @@ def main(data_root:str, # preprocessed root (manifest.csv + 256x256 JPEGs)
          shard:int=0, # index of this task in a SLURM array
          num_shards:int=1, # number of tasks in the array
          chunk_size:int=10_000, # images per part file (unit of resume and of parallel work)
-         decoder:Literal['simplejpeg', 'pil']='simplejpeg', # strict libjpeg-turbo (a corrupt-data warning is an error) or PIL
+         decoder:Literal['simplejpeg']='simplejpeg', # strict libjpeg-turbo (alexnet_nb.core): a corrupt-data warning is an error
          keep_parts:bool=False, # keep part files after the merge
          quiet:bool=False, # no progress bar or summary
         ):
@@ -294,11 +245,6 @@ def main(data_root:str, # preprocessed root (manifest.csv + 256x256 JPEGs)
 if __name__ == '__main__': import sys; sys.exit(main())   # `python -m alexnet_nb.stats`
 
 # %% ../nbs/02_stats.ipynb #75b77e58
-IMAGENET_EIGVALS = torch.tensor([0.2175, 0.0188, 0.0045], dtype=torch.float64)   # fb.resnet.torch, 0..1 scale
-IMAGENET_EIGVECS = torch.tensor([[-0.5675,  0.7192,  0.4009],                     # column i is p_i
-                                 [-0.5808, -0.0045, -0.8140],
-                                 [-0.5836, -0.6948,  0.4203]], dtype=torch.float64)
-
 def angle_deg(u:torch.Tensor, # a vector
               v:torch.Tensor, # another, same length
              )->float:

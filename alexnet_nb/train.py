@@ -509,13 +509,9 @@ def load_stats_file(path, # statistics file (`alexnet_stats`)
                     allow_mismatch:bool=False, # accept statistics of another manifest
                    )->dict:
     "The statistics, loaded safely and checked (shapes, finite values, manifest); `UsageError` naming the file otherwise."
-    from alexnet_nb.augment import load_stats
-    from alexnet_nb.stats import check_stats
+    from alexnet_nb.core import check_stats
     raw = safe_load(path, 'statistics file', 'recompute it with alexnet_stats DATA, or pass --stats PATH')
-    if not isinstance(raw, dict): raise UsageError('not a statistics file (not a dict)', path, 'recompute it with alexnet_stats DATA')
-    try: st = load_stats(raw)                                      # shapes and scales the loader needs
-    except (ValueError, TypeError) as ex: raise UsageError(f'not a usable statistics file: {_reason(ex)}', path, 'recompute it with alexnet_stats DATA') from None
-    check_stats(raw, path)                                         # finite tensors: the check alexnet_stats applies
+    st = check_stats(raw, path)                                    # shapes, scales, finite values: the contract's one check
     want = st.get('manifest_sha256')
     if manifest is not None and want and not allow_mismatch and Path(manifest).is_file() and want not in _manifest_ids(manifest):
         raise UsageError(f'the statistics were computed from another manifest (sha256 {want[:12]}...) than {manifest}', path,

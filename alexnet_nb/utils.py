@@ -10,8 +10,7 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILURE', 'EXIT_USAGE', 'EXIT_DATAERR', 'EXIT_TEMPFAIL', 'EXIT_INTERRUPTED', 'current_umask',
            'atomic_write', 'atomic_torch_save', 'sha256_file', 'progress', 'shared_dir', 'AlexnetError', 'UsageError',
-           'error_line', 'build_parser', 'normalise_argv', 'cli', 'check_disjoint', 'run_lock', 'check_member',
-           'CorruptImage', 'decode_jpeg']
+           'error_line', 'build_parser', 'normalise_argv', 'cli', 'check_disjoint', 'run_lock', 'check_member']
 
 # %% ../nbs/90_utils.ipynb #0fbfe175
 def current_umask()->int:
@@ -220,25 +219,3 @@ def check_member(name:str, # a tar member's name
         raise UsageError(f'the archive holds a member with an unsafe name {name!r}', archive,
                          'use the archive as downloaded (members must be relative names without "..")')
     return name
-
-# %% ../nbs/90_utils.ipynb #f642c8da
-class CorruptImage(AlexnetError):
-    "A preprocessed image that cannot be decoded cleanly: exit 1 with its name."
-    def __init__(self, what, file=None, todo=''):
-        if file is None and 'Original Traceback' in str(what):    # re-raised by a DataLoader worker: keep the original line only
-            what = str(what).strip().splitlines()[-1].split('CorruptImage: ', 1)[-1]
-        super().__init__(what, file, todo)
-
-def decode_jpeg(data:bytes, # the file's bytes
-                name:str|Path='', # the file, named in the error
-                out=None, # optional uint8 array [H, W, 3] to decode into (its shape must match)
-               ): # uint8 numpy [H, W, 3]
-    "Decode an RGB or grayscale JPEG to RGB with libjpeg-turbo, raising `CorruptImage` on any libjpeg error or warning."
-    import simplejpeg
-    try:
-        h, w, _, _ = simplejpeg.decode_jpeg_header(data)
-        if out is not None and tuple(out.shape[:2]) != (h, w): raise ValueError(f'{w}x{h} pixels, not {out.shape[1]}x{out.shape[0]}')
-        return simplejpeg.decode_jpeg(data, 'RGB', strict=True, buffer=out)
-    except ValueError as e:
-        raise CorruptImage(f'cannot decode the image ({" ".join(str(e).split())[:160]})', name,
-                           'rebuild it: rerun alexnet_preprocess SRC DST (alexnet_preprocess --verify DST lists damaged files)') from None

@@ -4,17 +4,15 @@ workers; errors that name the file. Runs on a tiny generated root (no ../shared 
 import os, shutil
 import numpy as np, pytest, torch
 from PIL import Image
-from alexnet_nb.augment import (Loader, make_toy_root, toy_stats, augment_one, decode_into, draw, pca_shift,
-                                load_stats, ten_crop_offsets)
+from alexnet_nb.augment import Loader, augment_one, draw, pca_shift, ten_crop_offsets
+from alexnet_nb.core import CorruptImage, decode_jpeg, load_stats
 
 os.environ.setdefault('ALEXNET_NO_PROGRESS', '1')
 
 @pytest.fixture(scope='module')
-def toy(tmp_path_factory):
-    root = make_toy_root(tmp_path_factory.mktemp('aug') / 'root', {'train': 26, 'val': 11}, n_classes=5)
-    stats = toy_stats(root)
-    torch.save(stats, root.parent / 'stats.pt')
-    return root, root.parent / 'stats.pt'
+def toy(toy_root):
+    root = toy_root({'train': 26, 'val': 11}, n_classes=5)
+    return root, root / 'stats.pt'
 
 def collect(ld, epoch, start_step=0):
     "{sample index: (x, y)} of one epoch (x cloned: the loader reuses its buffers)."
@@ -104,13 +102,13 @@ def test_evaluation_covers_every_sample_once(toy):
     a, b = collect(ld, 0), collect(ld, 1); ld.close()
     for i in a:
         assert torch.equal(a[i][0], b[i][0])
-        im = decode_into((root / ld.table.output[i]).read_bytes(), np.empty((256, 256, 3), np.uint8), ld.decoder)
+        im = decode_jpeg((root / ld.table.output[i]).read_bytes())
         assert torch.equal(a[i][0], augment_one(im, S['mean_image'], 16, 16, False))
     # ten crops: [b, 10, 3, 224, 224] in the documented order
     ld = Loader(root, 'val', stats, batch_size=4, train=False, workers=1, ten_crop=True, return_index=True)
     x, y, idx = next(iter(ld)); ld.close()
     assert x.shape == (4, 10, 3, 224, 224)
-    im = decode_into((root / ld.table.output[int(idx[3])]).read_bytes(), np.empty((256, 256, 3), np.uint8), ld.decoder)
+    im = decode_jpeg((root / ld.table.output[int(idx[3])]).read_bytes())
     for k, (dy, dx, f) in enumerate(ten_crop_offsets()):
         assert torch.equal(x[3, k], augment_one(im, S['mean_image'], dy, dx, f))
 
@@ -124,7 +122,7 @@ def test_training_batch_equals_reference(toy):
         d = draw(3, 5, idx.numpy())
         sh = pca_shift(d.alpha, S['eigvals'], S['eigvecs'])
         for j, i in enumerate(idx.tolist()):
-            im = decode_into((root / ld.table.output[i]).read_bytes(), np.empty((256, 256, 3), np.uint8), ld.decoder)
+            im = decode_jpeg((root / ld.table.output[i]).read_bytes())
             assert torch.equal(x[j], augment_one(im, S['mean_image'], d.dy[j], d.dx[j], d.flip[j], sh[j]))
             assert y[j] == ld.targets[i]
 
@@ -149,12 +147,12 @@ def test_errors_name_the_file(toy, tmp_path):
     ld = Loader(root2, 'val', stats, batch_size=4, train=False, workers=0)
     bad = ld.files[1]
     Image.new('RGB', (300, 200)).save(bad)
-    with pytest.raises(ValueError, match=r'not 256x256') as e:
+    with pytest.raises(CorruptImage, match=r'not 256x256') as e:
         list(ld)
     assert os.path.basename(bad) in str(e.value)
     with pytest.raises(FileNotFoundError, match='alexnet_preprocess'):
         Loader(tmp_path, 'val', stats, batch_size=4, train=False)
-    with pytest.raises(ValueError, match="lacks 'eigvecs'"):
+    with pytest.raises(ValueError, match="lack 'eigvecs'"):
         s = torch.load(stats, weights_only=True); del s['eigvecs']
         Loader(root, 'val', s, batch_size=4, train=False)
 
@@ -168,6 +166,6 @@ def test_reads_the_stats_stage_output(toy, tmp_path):
     ld = Loader(root, 'train', out, batch_size=6, train=True, workers=0, return_index=True)
     x, y, idx = next(iter(ld))
     d = draw(0, 0, idx.numpy()); sh = pca_shift(d.alpha, S['eigvals'], S['eigvecs'])
-    im = decode_into((root / ld.table.output[int(idx[0])]).read_bytes(), np.empty((256, 256, 3), np.uint8), ld.decoder)
+    im = decode_jpeg((root / ld.table.output[int(idx[0])]).read_bytes())
     assert torch.equal(x[0], augment_one(im, S['mean_image'], d.dy[0], d.dx[0], d.flip[0], sh[0]))
     assert 0 < np.abs(sh).max() < 40                                   # a few levels of 255, not hundreds

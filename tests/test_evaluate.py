@@ -26,12 +26,9 @@ def run(*cmd, ok=True, timeout=300):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(toy_root):
     "A one-epoch run of alexnet_train on a toy root (8 classes, 48 training and 22 validation images)."
-    from alexnet_nb.augment import make_toy_root, toy_stats
-    d = tmp_path_factory.mktemp('eval')
-    root = make_toy_root(d/'pre', n={'train': 48, 'val': 22}, n_classes=K)
-    torch.save(toy_stats(root), root/'stats.pt')
+    root = toy_root({'train': 48, 'val': 22}, n_classes=K); d = root.parent
     run(PY, '-m', 'alexnet_nb.train', '--data', root, '--run-dir', d/'run', '--width', '0.125', '--batch-size', '8',
         '--workers', '0', '--epochs', '1', '--device', 'cpu', '--lr', '0.02')
     return d

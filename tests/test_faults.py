@@ -6,7 +6,8 @@ import gzip, hashlib, io, os, resource, shutil, signal, subprocess, sys, tarfile
 from pathlib import Path
 import pytest, torch
 from alexnet_nb.demo_data import make_demo
-from alexnet_nb.preprocess import preprocess, read_manifest
+from alexnet_nb.core import read_manifest
+from alexnet_nb.preprocess import preprocess
 
 BIN = Path(sys.executable).parent
 os.environ['ALEXNET_NO_PROGRESS'] = '1'         # progress bars would share stderr with the one line
@@ -296,7 +297,8 @@ def test_stats_malicious_part_file(pre, tmp_path):
 
 @pytest.mark.parametrize('bad', ['nan', 'inf'])
 def test_stats_nonfinite_eigvals_refused_at_load(bad, pre, tmp_path):  # issue 11 Why 12: failed at step 1 with 65
-    from alexnet_nb.stats import compute_stats, load_stats
+    from alexnet_nb.core import load_stats
+    from alexnet_nb.stats import compute_stats
     from alexnet_nb.utils import UsageError, error_line
     st = compute_stats(pre, show_progress=False); st['eigvals'][1] = float(bad); torch.save(st, tmp_path/'s.pt')
     with pytest.raises(UsageError) as e: load_stats(tmp_path/'s.pt')

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest, torch
 
 os.environ['ALEXNET_NO_PROGRESS'] = '1'
-from alexnet_nb.augment import make_toy_root, toy_stats
+from alexnet_nb.core import toy_stats
 from alexnet_nb.train import main as train_main, list_checkpoints, scan_checkpoints, load_checkpoint
 from alexnet_nb.evaluate import main as eval_main
 
@@ -53,10 +53,8 @@ class Evil:
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    r = make_toy_root(tmp_path_factory.mktemp('toy') / 'pre', n={'train': 16, 'val': 8}, n_classes=4)
-    torch.save(toy_stats(r), r / 'stats.pt')
-    return r
+def root(toy_root):
+    return toy_root({'train': 16, 'val': 8}, n_classes=4)
 
 
 @pytest.fixture(scope='module')
@@ -164,7 +162,7 @@ ROWS = [
     ('evil-pickle-stats', r_evil_stats, 2, ['cannot read the statistics file', 'weights_only=True', '{tmp}/evil_stats.pt'], True),
     ('evil-pickle-checkpoint', r_evil_ckpt, 2, ['cannot read the checkpoint', 'weights_only=True', '{tmp}/evil_ckpt.pt'], True),
     ('truncated-stats', r_torn_stats, 2, ['cannot read the statistics file', '{tmp}/torn_stats.pt'], True),
-    ('foreign-stats', r_foreign_stats, 2, ['not a usable statistics file', '{tmp}/foreign.pt'], True),
+    ('foreign-stats', r_foreign_stats, 2, ["the statistics lack 'mean_image'", '{tmp}/foreign.pt'], True),
     ('truncated-checkpoint-resume', r_torn_resume, 2, ['cannot read the checkpoint', '{tmp}/torn.pt'], True),
     ('foreign-checkpoint-resume', r_foreign_resume, 2, ['not an alexnet_train checkpoint', '{tmp}/foreign.pt'], True),
     ('device-cuda-without-gpu', r_device_cuda, 2, ['--device cuda asks for a GPU'], True),

@@ -6,7 +6,7 @@ import os, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, torch
 
-from alexnet_nb.augment import make_toy_root, Loader
+from alexnet_nb.augment import Loader
 from alexnet_nb.pack import pack_root, PACK_COLUMNS
 
 PY = sys.executable
@@ -14,13 +14,9 @@ ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1', 'OMP_NUM_THREADS': '1'}
 
 
 @pytest.fixture(scope='module')
-def roots(tmp_path_factory):
+def roots(toy_root):
     "A toy folder root with statistics, and its packed copy made by the CLI."
-    from alexnet_nb.stats import compute_stats
-    from alexnet_nb.utils import atomic_torch_save
-    d = tmp_path_factory.mktemp('pack')
-    root = make_toy_root(d / 'pre', n={'train': 32, 'val': 8}, n_classes=4)
-    atomic_torch_save(compute_stats(root, show_progress=False), root / 'stats.pt')
+    root = toy_root({'train': 32, 'val': 8}, n_classes=4); d = root.parent
     p = subprocess.run([PY, '-m', 'alexnet_nb.preprocess', str(root), '--pack', str(d / 'packed'), '--quiet'],
                        capture_output=True, text=True, env=ENV, timeout=300)
     assert p.returncode == 0, p.stderr

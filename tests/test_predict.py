@@ -26,12 +26,9 @@ def predict(*args, ok=True): return run(PY, '-m', 'alexnet_nb.predict', *args, o
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(toy_root):
     "best.pt of a one-epoch run on a toy root (4 classes, 16 training images, a 1/8-width net with the demo's init)."
-    from alexnet_nb.augment import make_toy_root, toy_stats
-    d = tmp_path_factory.mktemp('predict')
-    root = make_toy_root(d/'pre', n={'train': 16, 'val': 4}, n_classes=4)
-    torch.save(toy_stats(root), root/'stats.pt')
+    root = toy_root({'train': 16, 'val': 4}, n_classes=4); d = root.parent
     run(PY, '-m', 'alexnet_nb.train', '--data', root, '--run-dir', d/'run', '--width', '0.125', '--batch-size', '8',
         '--workers', '0', '--epochs', '1', '--device', 'cpu', '--lr', '0.02',
         # the demo preset's init: with §5's N(0, 0.01) a 1/8-width net's outputs hardly depend on the input,

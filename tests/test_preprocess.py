@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd, pytest
 from PIL import Image
 from alexnet_nb.demo_data import make_demo, demo_plan
-from alexnet_nb.preprocess import read_manifest, preprocess, merge_manifests, main
+from alexnet_nb.core import read_manifest
+from alexnet_nb.preprocess import preprocess, merge_manifests, main
 from alexnet_nb.utils import AlexnetError
 
 ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1'}

@@ -58,12 +58,9 @@ def signal_group_mid_epoch(root, run_dir, sig):
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
+def root(toy_root):
     "A tiny preprocessed root and its statistics file."
-    from alexnet_nb.augment import make_toy_root, toy_stats
-    r = make_toy_root(tmp_path_factory.mktemp('toy')/'pre', n={'train': 48, 'val': 16}, n_classes=4)
-    torch.save(toy_stats(r), r/'stats.pt')
-    return r
+    return toy_root({'train': 48, 'val': 16}, n_classes=4)
 
 
 @pytest.fixture(scope='module')

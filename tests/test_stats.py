@@ -3,44 +3,30 @@ import csv, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-from alexnet_nb.stats import (accumulate, compute_stats, covariances, decode, load_stats, merge_sums, pca,
-                              read_manifest, standardised_cov, angle_deg, IMAGENET_EIGVECS)
+from alexnet_nb.core import read_manifest, load_stats, IMAGENET_EIGVECS
+from alexnet_nb.stats import accumulate, compute_stats, covariances, decode, merge_sums, pca, standardised_cov, angle_deg
 from alexnet_nb.utils import sha256_file, shared_dir
 
 _exe = shutil.which('alexnet_stats', path=str(Path(sys.executable).parent)) or shutil.which('alexnet_stats')
 CLI = [_exe] if _exe else [sys.executable, '-m', 'alexnet_nb.stats']   # the console script users run
 ENV = {**os.environ, 'ALEXNET_NO_PROGRESS': '1'}
 
-def make_root(dst, n, seed=0, size=256):
-    "A preprocessed root of `n` smooth random JPEGs with a contract-conforming manifest.csv."
-    dst = Path(dst); rng = np.random.default_rng(seed); rows = []
-    for i in range(n):
-        small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-        im = np.asarray(Image.fromarray(small).resize((size, size), Image.BILINEAR)).astype(np.int16)
-        im = np.clip(im + rng.integers(-20, 21, im.shape), 0, 255).astype(np.uint8)
-        out = f'train/n0000000{i%3}/img_{i:04d}.JPEG'; (dst/out).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(im).save(dst/out, quality=90)
-        rows.append(dict(split='train', source=out, output=out, wnid=f'n0000000{i%3}', label=i % 3, width=size,
-                         height=size, mode='RGB', format='JPEG', status='ok', reason=''))
-    rows.append(dict(split='train', source='train/x/broken.JPEG', output='', wnid='n00000000', label=0, width=0,
-                     height=0, mode='', format='', status='failed', reason='unreadable'))   # failed rows are skipped
-    with open(dst/'manifest.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=rows[0].keys()); w.writeheader()
-        w.writerows(sorted(rows, key=lambda r: (r['split'], r['output'])))
-    return dst
+def images(root):
+    "The training images of a root, in manifest order."
+    return [root/o for o in read_manifest(root, 'train').output]
 
 @pytest.fixture(scope='session')
-def root(tmp_path_factory): return make_root(tmp_path_factory.mktemp('pre'), 8)
+def root(toy_root): return toy_root({'train': 8}, n_classes=3, stats=False)
 
 @pytest.fixture(scope='session')
-def big(tmp_path_factory): return make_root(tmp_path_factory.mktemp('big'), 120, seed=1)
+def big(toy_root): return toy_root({'train': 120}, n_classes=3, seed=1, stats=False)
 
 @pytest.fixture(scope='session')
 def single(root): return compute_stats(root, show_progress=False)
 
 def pixels(root):
     "All training pixels as float64 [N, H, W, 3], decoded by the same decoder."
-    return np.stack([decode(p).permute(1, 2, 0).numpy() for p in read_manifest(root)]).astype(np.float64)
+    return np.stack([decode(p).permute(1, 2, 0).numpy() for p in images(root)]).astype(np.float64)
 
 def same(a, b):
     assert a.keys() == b.keys()
@@ -84,7 +70,7 @@ def test_cov_kind(root, single):
     with pytest.raises(ValueError, match='cov_kind'): compute_stats(root, cov_kind='whitened')
 
 def test_merge_equals_single(root, single):
-    paths = read_manifest(root)
+    paths = images(root)
     parts = [accumulate(paths[i:i+3]) for i in range(0, len(paths), 3)]
     merged = merge_sums(parts[::-1])                               # any order
     whole = accumulate(paths)
@@ -106,7 +92,7 @@ def test_workers_equal_single(root, single, tmp_path):
 def test_killed_run_resumes(big, tmp_path, capsys):
     ref = compute_stats(big, show_progress=False)
     out = tmp_path/'k.pt'; parts = tmp_path/'k.pt.parts'
-    p = subprocess.Popen(CLI + [str(big), '--out', str(out), '--chunk_size', '2', '--decoder', 'pil'],
+    p = subprocess.Popen(CLI + [str(big), '--out', str(out), '--chunk_size', '2'],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     t0 = time.time()
     while len(list(parts.rglob('part_*.pt'))) < 3 and p.poll() is None and time.time() - t0 < 120: time.sleep(0.005)
@@ -128,17 +114,17 @@ def test_ipca_agreement(root, single):
     n = single['n_pixels']
     np.testing.assert_allclose(ipca.explained_variance_*(n - 1)/n, vals.numpy(), rtol=1e-6)
 
-def test_exact_at_extremes(tmp_path):
+def test_exact_at_extremes(toy_root):
     "All-white images: the largest Gram entries; uint8 products would overflow, these sums must not."
-    d = make_root(tmp_path/'w', 2)
-    for p in read_manifest(d): Image.fromarray(np.full((256, 256, 3), 255, np.uint8)).save(p, quality=100)
-    s = accumulate(read_manifest(d))
+    d = toy_root({'train': 2}, stats=False)
+    for p in images(d): Image.fromarray(np.full((256, 256, 3), 255, np.uint8)).save(p, quality=100)
+    s = accumulate(images(d))
     assert (s['gram'] == 2*256*256*255*255).all() and (s['sum_image'] == 2*255).all()
     c = covariances(s); assert torch.equal(c['cov_raw'], torch.zeros(3, 3, dtype=torch.float64))
 
-def test_errors_name_the_file(tmp_path):
-    d = make_root(tmp_path/'e', 4)
-    victim = read_manifest(d)[2]
+def test_errors_name_the_file(tmp_path, toy_root):
+    d = toy_root({'train': 4}, stats=False)
+    victim = images(d)[2]
     victim.write_bytes(victim.read_bytes()[:2000])                  # truncated: corrupted
     r = subprocess.run(CLI + [str(d), '--out', str(tmp_path/'e.pt')], capture_output=True, text=True, env=ENV)
     assert r.returncode == 1 and victim.name in r.stderr and 'cannot decode' in r.stderr and 'Traceback' not in r.stderr

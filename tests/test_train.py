@@ -57,12 +57,9 @@ def free_port():
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
+def root(toy_root):
     "A tiny preprocessed root (manifest, classes, 256x256 JPEGs) and its statistics file."
-    from alexnet_nb.augment import make_toy_root, toy_stats
-    r = make_toy_root(tmp_path_factory.mktemp('toy') / 'pre', n={'train': 48, 'val': 16}, n_classes=K)
-    torch.save(toy_stats(r), r / 'stats.pt')
-    return r
+    return toy_root({'train': 48, 'val': 16}, n_classes=K)
 
 
 @pytest.fixture(scope='module')
