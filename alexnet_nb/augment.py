@@ -334,7 +334,7 @@ class Loader:
         self.positions = min(positions, SIZE - crop + 1)
         self.pca_std = pca_std if train else 0.
         self.device, self.workers, self.prefetch, self.return_index = torch.device(device), workers, prefetch, return_index
-        self.table = read_manifest(self.root, split)
+        self.table = read_manifest(self.root, split, need=('label',))
         if 'shard' in self.table.columns:             # a packed root (alexnet_nb.pack): images read by offset
             from alexnet_nb.pack import PackedFiles
             self.files = PackedFiles(self.root, self.table)

@@ -29,12 +29,13 @@ def manifest_path(root:str|Path # a preprocessed root, or its manifest file
 
 def read_manifest(root:str|Path, # a preprocessed (or packed) root, or its manifest file
                   split:str|None=None, # keep this split's rows that have an image, index 0..n-1; None: every row
+                  need:tuple=(), # columns this reader needs besides `MANIFEST_NEEDED` (the Loader: 'label')
                  )->pd.DataFrame:
     "The manifest with its types; `BadFile` naming it when a needed column is missing or `split` has no image."
     p = manifest_path(root)
     if not p.is_file(): raise FileNotFoundError(f"{p} not found: run `alexnet_preprocess SRC {p.parent}` first")
     m = pd.read_csv(p, dtype=str, keep_default_na=False)
-    missing = [c for c in MANIFEST_NEEDED if c not in m.columns]
+    missing = [c for c in (*MANIFEST_NEEDED, *need) if c not in m.columns]
     if missing: raise BadFile(f'the manifest lacks the column(s) {missing}', p,
                               f'give a manifest.csv written by alexnet_preprocess (columns {", ".join(MANIFEST_COLUMNS)})')
     for c in [c for c in _INTS if c in m.columns]:

@@ -74,6 +74,7 @@ def _status(name, fmt, mode):
     if mode in _GRAY: return 'converted_grayscale'
     return 'ok'
 
+# %% ../nbs/01_preprocess.ipynb #d1d35e55
 def decode(data:bytes, # the file's bytes
            name:str='', # file name, only to notice a format that does not match its extension
            size:int=SIZE, # target size: a reduced decode keeps the shorter side >= MIN_DECODE*size
@@ -273,6 +274,7 @@ def _devkit(root:Path, year:str, notes:list)->dict:
                          f'or its unpacked folder (.../data/meta.mat) in {root}')
     return found
 
+# %% ../nbs/01_preprocess.ipynb #266a8fbd
 def _labelled(items_by_name:list, wnids:list, split:str, tarname:str, tarpath:Path)->list:
     return [Item(split, f'{tarname}/{n}', _out(split, w, n), w, ('tar', str(tarpath), o, s))
             for (n, o, s), w in zip(items_by_name, wnids)]
@@ -318,6 +320,7 @@ def _official(root:Path, year:str, notes:list)->tuple:
         groups += [((split, PurePosixPath(it.source).name), (lambda it=it: [patched(it)])) for it in its]
     return classes, groups
 
+# %% ../nbs/01_preprocess.ipynb #b458a4b4
 def _files(d:Path)->list[Path]:
     "Regular, non-hidden files directly in `d`, sorted."
     return sorted(Path(e.path) for e in os.scandir(d) if e.is_file() and not e.name.startswith('.'))
@@ -359,6 +362,7 @@ def _folders(root:Path, notes:list)->tuple:
               for c in _class_dirs(root/split)]
     return classes, groups
 
+# %% ../nbs/01_preprocess.ipynb #eebda4c0
 _EXPECTED = ("one of: ILSVRC-2012 tars (ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar, ILSVRC2012_devkit_t12.tar.gz); "
              "ILSVRC-2010 tars (ILSVRC2010_images_train.tar, ..._val.tar, ..._test.tar, ILSVRC2010_devkit-1.0.tar.gz, "
              "patch_images.tar); the Kaggle folder (ILSVRC/Data/CLS-LOC/train/<wnid>/, LOC_synset_mapping.txt, "
@@ -408,6 +412,7 @@ def verify_outputs(dst:str|Path, # a preprocessed root
     if not quiet: print(f'verified {int((m.output != "").sum()) - len(bad)} of {int((m.output != "").sum())} outputs in {dst}')
     return bad
 
+# %% ../nbs/01_preprocess.ipynb #47d40acb
 _CFG = {}
 def _init_worker(cfg):
     _CFG.clear(); _CFG.update(cfg)
@@ -449,6 +454,7 @@ def _intact(path:Path, r:dict)->str:
     if crc32_hex(b) != r['crc32']: return f'CRC-32 {crc32_hex(b)}, expected {r["crc32"]}'
     return ''
 
+# %% ../nbs/01_preprocess.ipynb #183fd6d6
 def _journal_rows(state:Path)->dict:
     "source -> last journal row, from every journal in `state` (a torn last line is skipped)."
     rows = {}
@@ -480,6 +486,7 @@ def _remove_stale_tmp(dst:Path):
 
 def _shard_name(i, n): return f'manifest-shard-{i:05d}-of-{n:05d}.csv'
 
+# %% ../nbs/01_preprocess.ipynb #c140d3bd
 def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
                     quiet:bool=False, # do not print the summary
                    )->pd.DataFrame:
@@ -499,6 +506,79 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
     if not quiet: print(_summary(rows, dst, f'merged {n} shards'))
     return read_manifest(dst/'manifest.csv')
 
+# %% ../nbs/01_preprocess.ipynb #0fa35f16
+def _check_args(src:Path, dst:Path, size, quality, subsampling, resample, workers, shard, num_shards):
+    "Refuse bad settings, a missing source and an output overlapping it, before anything is written."
+    if num_shards < 1: raise UsageError(f'--num-shards must be >= 1, got {num_shards}')
+    if not 0 <= shard < num_shards: raise UsageError(f'--shard must be in 0..{num_shards - 1}, got {shard}')
+    if not 16 <= size <= 4096: raise UsageError(f'--size must be 16..4096 pixels, got {size}')
+    if workers < 0: raise UsageError(f'--workers must be >= 0 (0: all cores), got {workers}')
+    if resample not in ('bicubic', 'bilinear'): raise UsageError(f"resample must be 'bicubic' or 'bilinear', got {resample!r}")
+    if not 1 <= quality <= 100: raise UsageError(f'--quality must be 1..100, got {quality}')
+    if subsampling not in ('4:2:0', '4:2:2', '4:4:4'): raise UsageError(f"subsampling must be '4:2:0', '4:2:2' or '4:4:4', got {subsampling!r}")
+    if not src.exists(): raise UsageError('the source does not exist', src, 'give the folder holding ImageNet as downloaded')
+    check_disjoint(src, dst)                      # DST == SRC, DST inside SRC or SRC inside DST: refused, links resolved
+    if dst.exists() and not dst.is_dir(): raise UsageError('the output is not a folder', dst, 'give a folder (it is created if missing)')
+
+def _settings(dst:Path, cfg:dict)->Path:
+    "Record the settings in DST/.preprocess/settings.json (refusing a DST made with others); return DST/.preprocess."
+    state = dst/STATE; state.mkdir(parents=True, exist_ok=True)
+    sp = state/'settings.json'
+    if sp.exists() and json.loads(sp.read_text()) != cfg:
+        raise UsageError(f'the output folder holds output made with {json.loads(sp.read_text())}, not {cfg}', dst,
+                         'Use another output folder, or delete this one to start over')
+    with atomic_write(sp, 'w') as f: f.write(json.dumps(cfg, indent=1) + '\n')
+    return state
+
+def _plan(items:list, dst:Path, state:Path, num_shards:int)->tuple[dict, list]:
+    "The rows already done (journal, output intact) or failed for a taken output name, and the items still to do."
+    rows, seen, todo = {}, {}, []
+    done = _journal_rows(state)
+    if done and num_shards == 1: _remove_stale_tmp(dst)
+    for it in sorted(items, key=lambda it: (it.split, it.output, it.source)):
+        if it.output in seen:                    # two sources, one output name: keep the first, report the second
+            rows[it.source] = dict(split=it.split, source=it.source, output='', wnid=it.wnid, width=0, height=0, mode='',
+                                   format='', status='failed', reason=f'output name {it.output} already taken by {seen[it.output]}')
+            continue
+        seen[it.output] = it.source
+        r = done.get(it.source)
+        if r and r['status'] != 'failed' and r['output'] == it.output and not _intact(dst/it.output, r): rows[it.source] = r   # damaged: rebuilt
+        else: todo.append(it)
+    return rows, todo
+
+# %% ../nbs/01_preprocess.ipynb #67407592
+def _run(todo:list, rows:dict, wcfg:dict, journal:Path, workers:int, desc:str, quiet:bool):
+    "Process `todo` (in a pool when `workers` > 1), each row journalled as it comes and put into `rows`."
+    with open(journal, 'a') as jf:
+        def record(r):
+            jf.write(json.dumps(r) + '\n'); jf.flush(); rows[r['source']] = r
+        bar = progress(total=len(todo), desc=desc, disable=quiet or not todo)
+        if workers <= 1 or len(todo) < 2:
+            nt = torch.get_num_threads(); _init_worker(wcfg)
+            try:
+                for it in todo: record(_work(it)); bar.update()
+            finally: torch.set_num_threads(nt)
+        else:
+            with mp.get_context().Pool(workers, initializer=_init_worker, initargs=(wcfg,)) as pool:
+                for r in pool.imap_unordered(_work, todo, chunksize=max(1, min(16, len(todo)//(8*workers)))):
+                    record(r); bar.update()
+        bar.close()
+        jf.flush(); os.fsync(jf.fileno())
+    if hasattr(os, 'sync'): os.sync()            # the outputs reach the disk before the manifest says they exist
+
+def _finish(rows:dict, index:dict, dst:Path, state:Path, shard:int, num_shards:int, quiet:bool)->Path:
+    "Write this run's manifest (DST's, or the shard's), report, merge when every shard is done; return the manifest written."
+    out = [{**r, 'label': index[r['wnid']]} for r in rows.values()]
+    man = dst/'manifest.csv' if num_shards == 1 else state/_shard_name(shard, num_shards)
+    _write_manifest(out, man)
+    if not quiet: print(_summary(out, dst, f'shard {shard}/{num_shards}' if num_shards > 1 else 'preprocessed'))
+    if out and all(r['status'] == 'failed' for r in out):
+        raise AlexnetError(f'all {len(out)} images failed (reasons in the manifest)', man, 'check the source images, e.g. the first reason listed above')
+    if num_shards > 1 and all((state/_shard_name(i, num_shards)).exists() for i in range(num_shards)):
+        merge_manifests(dst, quiet)
+    return man
+
+# %% ../nbs/01_preprocess.ipynb #396af6bb
 def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
                dst:str|Path, # output root
                size:int=SIZE, # output size (shorter side and crop)
@@ -514,24 +594,10 @@ def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
     "Preprocess `src` into `dst`; return this run's (shard's) manifest."
     from alexnet_nb.labels import save_classes
     src, dst = Path(src), Path(dst)
-    if num_shards < 1: raise UsageError(f'--num-shards must be >= 1, got {num_shards}')
-    if not 0 <= shard < num_shards: raise UsageError(f'--shard must be in 0..{num_shards - 1}, got {shard}')
-    if not 16 <= size <= 4096: raise UsageError(f'--size must be 16..4096 pixels, got {size}')
-    if workers < 0: raise UsageError(f'--workers must be >= 0 (0: all cores), got {workers}')
-    if resample not in ('bicubic', 'bilinear'): raise UsageError(f"resample must be 'bicubic' or 'bilinear', got {resample!r}")
-    if not 1 <= quality <= 100: raise UsageError(f'--quality must be 1..100, got {quality}')
-    if subsampling not in ('4:2:0', '4:2:2', '4:4:4'): raise UsageError(f"subsampling must be '4:2:0', '4:2:2' or '4:4:4', got {subsampling!r}")
-    if not src.exists(): raise UsageError('the source does not exist', src, 'give the folder holding ImageNet as downloaded')
-    check_disjoint(src, dst)                      # DST == SRC, DST inside SRC or SRC inside DST: refused, links resolved
-    if dst.exists() and not dst.is_dir(): raise UsageError('the output is not a folder', dst, 'give a folder (it is created if missing)')
+    _check_args(src, dst, size, quality, subsampling, resample, workers, shard, num_shards)
     source = find_source(src)
-    state = dst/STATE; state.mkdir(parents=True, exist_ok=True)
     cfg = dict(size=size, quality=quality, subsampling=subsampling, resample=resample, reduce=reduce, kind=source.kind)
-    sp = state/'settings.json'
-    if sp.exists() and json.loads(sp.read_text()) != cfg:
-        raise UsageError(f'the output folder holds output made with {json.loads(sp.read_text())}, not {cfg}', dst,
-                         'Use another output folder, or delete this one to start over')
-    with atomic_write(sp, 'w') as f: f.write(json.dumps(cfg, indent=1) + '\n')
+    state = _settings(dst, cfg)
     save_classes(source.classes, dst/'classes.csv')
     index = dict(zip(source.classes.wnid, source.classes['index']))
     items = [it for k, (key, load) in enumerate(source.groups) if k % num_shards == shard for it in load()]
@@ -539,52 +605,15 @@ def preprocess(src:str|Path, # ImageNet as downloaded (see `find_source`)
                                    src, 'check that the image tars or folders hold the images')
     unknown = sorted({it.wnid for it in items} - set(index))
     if unknown: raise ValueError(f'{src}: images of classes not in the class table: {unknown[:5]}')
-    rows, seen, todo = {}, {}, []
-    done = _journal_rows(state)
-    if done and num_shards == 1: _remove_stale_tmp(dst)
-
-    for it in sorted(items, key=lambda it: (it.split, it.output, it.source)):
-        if it.output in seen:                    # two sources, one output name: keep the first, report the second
-            rows[it.source] = dict(split=it.split, source=it.source, output='', wnid=it.wnid, width=0, height=0, mode='',
-                                   format='', status='failed', reason=f'output name {it.output} already taken by {seen[it.output]}')
-            continue
-        seen[it.output] = it.source
-        r = done.get(it.source)
-        if r and r['status'] != 'failed' and r['output'] == it.output and not _intact(dst/it.output, r): rows[it.source] = r   # damaged: rebuilt
-        else: todo.append(it)
+    rows, todo = _plan(items, dst, state, num_shards)
     if not quiet:
         for n in source.notes: print(f'{source.kind}: {n}')
         print(f'{source.kind} source {src}: {len(items)} images in shard {shard}/{num_shards}, '
               f'{len(items) - len(todo)} already done, {len(todo)} to do')
     workers = workers or len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (workers or os.cpu_count())
-    wcfg = {**cfg, 'dst': str(dst)}
     journal = state/f'journal-{shard:05d}-of-{num_shards:05d}-{os.getpid()}.jsonl'
-    with open(journal, 'a') as jf:
-        def record(r):
-            jf.write(json.dumps(r) + '\n'); jf.flush(); rows[r['source']] = r
-        bar = progress(total=len(todo), desc=f'preprocess {source.kind}', disable=quiet or not todo)
-        if workers <= 1 or len(todo) < 2:
-            nt = torch.get_num_threads(); _init_worker(wcfg)
-            try:
-                for it in todo: record(_work(it)); bar.update()
-            finally: torch.set_num_threads(nt)
-        else:
-            with mp.get_context().Pool(workers, initializer=_init_worker, initargs=(wcfg,)) as pool:
-                for r in pool.imap_unordered(_work, todo, chunksize=max(1, min(16, len(todo)//(8*workers)))):
-                    record(r); bar.update()
-        bar.close()
-        jf.flush(); os.fsync(jf.fileno())
-    if hasattr(os, 'sync'): os.sync()            # the outputs reach the disk before the manifest says they exist
-    out = [{**r, 'label': index[r['wnid']]} for r in rows.values()]
-    if num_shards == 1: _write_manifest(out, dst/'manifest.csv')
-    else: _write_manifest(out, state/_shard_name(shard, num_shards))
-    if not quiet: print(_summary(out, dst, f'shard {shard}/{num_shards}' if num_shards > 1 else 'preprocessed'))
-    if out and all(r['status'] == 'failed' for r in out):
-        raise AlexnetError(f'all {len(out)} images failed (reasons in the manifest)', dst/'manifest.csv' if num_shards == 1
-                           else state/_shard_name(shard, num_shards), 'check the source images, e.g. the first reason listed above')
-    if num_shards > 1 and all((state/_shard_name(i, num_shards)).exists() for i in range(num_shards)):
-        merge_manifests(dst, quiet)
-    return read_manifest(dst/'manifest.csv' if num_shards == 1 else state/_shard_name(shard, num_shards))
+    _run(todo, rows, {**cfg, 'dst': str(dst)}, journal, workers, f'preprocess {source.kind}', quiet)
+    return read_manifest(_finish(rows, index, dst, state, shard, num_shards, quiet))
 
 # %% ../nbs/01_preprocess.ipynb #a9c343e5
 @cli('alexnet_preprocess')

@@ -52,7 +52,7 @@ def sync(dev):
 
 # ---------------------------------------------------------------- the steps (run in a subprocess each)
 def step_toy_root(a, sz, dev):
-    from alexnet_nb.augment import make_toy_root
+    from alexnet_nb.core import make_toy_root
     from alexnet_nb.stats import compute_stats
     from alexnet_nb.utils import atomic_torch_save
     t = time.perf_counter()

@@ -109,7 +109,7 @@ def main():
     from alexnet_nb.augment import Loader
     tmp = None
     if a.data is None:
-        from alexnet_nb.augment import make_toy_root, toy_stats
+        from alexnet_nb.core import make_toy_root, toy_stats
         tmp = tempfile.TemporaryDirectory(); root = make_toy_root(Path(tmp.name) / 'pre', n={'train': a.images}, n_classes=10)
         stats = toy_stats(root)
     else: root, stats = Path(a.data), a.stats or str(Path(a.data) / 'stats.pt')

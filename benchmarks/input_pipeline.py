@@ -10,19 +10,20 @@ folder), else a generated root of synthetic JPEGs (`--synthetic` forces it).
 Where CUDA exists it also measures the loader on the GPU (`device='cuda'`), with CPU decoding and with
 nvJPEG decoding (`gpu_decode=True`), and the baseline moved to the GPU.
 
-    python benchmarks/input_pipeline.py [--workers 2] [--batch 64] [--rounds 5] [--decoder torchvision]
+    python benchmarks/input_pipeline.py [--workers 2] [--batch 64] [--rounds 5] [--synthetic]
 
 Measured 2026-11-26 on a 2-core AMD EPYC shared with other jobs (load average ~13), the 500 real
 images, defaults: Loader 275 img/s, v2 per-sample (PIL) 83, v2 per-sample (decode_jpeg) 96:
-x3.30 (per-round x2.82..4.00) and x2.84 against the decode_jpeg variant. With `--decoder
-torchvision` (no simplejpeg), 3 rounds: x2.76 and x2.51. No GPU was available to measure the
+x3.30 (per-round x2.82..4.00) and x2.84 against the decode_jpeg variant. (The Loader has one
+decoder since: the strict simplejpeg one of `alexnet_nb.core`.) No GPU was available to measure the
 CUDA paths.
 """
 import argparse, os, platform, statistics, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 
-from alexnet_nb.augment import (Loader, make_toy_root, toy_stats, pca_shift, MANIFEST_COLUMNS, CROP, PCA_STD)
+from alexnet_nb.augment import Loader, pca_shift, CROP, PCA_STD
+from alexnet_nb.core import make_toy_root, toy_stats, MANIFEST_COLUMNS
 from alexnet_nb.utils import shared_dir
 
 
@@ -100,7 +101,6 @@ def main():
     ap.add_argument('--epochs', type=int, default=1, help='passes over the data per timed round')
     ap.add_argument('--synthetic', action='store_true', help='use generated images even if ../shared exists')
     ap.add_argument('--threads', type=int, default=1, help='torch threads in the main process (both pipelines)')
-    ap.add_argument('--decoder', default=None, help="the Loader's decoder: simplejpeg, torchvision or pil (default: fastest installed)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.environ.setdefault('ALEXNET_NO_PROGRESS', '1')
@@ -117,7 +117,6 @@ def run(a, tmp: Path):
     print(f"machine: {machine()}\ndata: {what}\nworkers {a.workers}, batch {a.batch}, rounds {a.rounds}, main threads {a.threads}, torch {torch.__version__}")
 
     def ours(device='cpu', **kw):
-        if not kw.get('gpu_decode'): kw['decoder'] = a.decoder
         return Loader(root, 'train', stats, a.batch, train=True, workers=a.workers, device=device, **kw)
     def baseline(decoder, device='cpu'):
         ld = ours()          # for the file list and labels only

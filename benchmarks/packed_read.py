@@ -23,7 +23,7 @@ import numpy as np, pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from alexnet_nb.augment import make_toy_root, read_split
+from alexnet_nb.core import make_toy_root, read_manifest
 from alexnet_nb.pack import pack_root, PackedFiles
 from alexnet_nb.utils import shared_dir
 
@@ -57,11 +57,11 @@ def seed_images(work:Path)->tuple:
         pre = work / 'sample-pre'
         p = subprocess.run([sys.executable, '-m', 'alexnet_nb.preprocess', str(src), str(pre), '--quiet'], capture_output=True, text=True)
         if p.returncode == 0:
-            m = read_split(pre, 'train')
+            m = read_manifest(pre, 'train')
             return [(pre / o).read_bytes() for o in m.output], f'{len(m)} real ILSVRC-2010 images preprocessed by alexnet_preprocess'
         print('alexnet_preprocess failed, using toy images:', p.stderr.strip()[-300:])
     root = make_toy_root(work / 'toy', n={'train': 200}, n_classes=10)
-    return [(root / o).read_bytes() for o in read_split(root, 'train').output], '200 toy images (make_toy_root)'
+    return [(root / o).read_bytes() for o in read_manifest(root, 'train').output], '200 toy images (make_toy_root)'
 
 
 def make_folder_root(dst:Path, seeds:list, n:int, classes:int=100)->Path:
@@ -78,14 +78,14 @@ def make_folder_root(dst:Path, seeds:list, n:int, classes:int=100)->Path:
 
 
 def epoch_folder(root:Path, perm)->int:
-    files = [str(root / o) for o in read_split(root, 'train').output]; n = 0
+    files = [str(root / o) for o in read_manifest(root, 'train').output]; n = 0
     for i in perm:
         with open(files[i], 'rb') as f: n += len(f.read())
     return n
 
 
 def epoch_packed(root:Path, perm)->int:
-    pf = PackedFiles(root, read_split(root, 'train')); n = 0
+    pf = PackedFiles(root, read_manifest(root, 'train')); n = 0
     for i in perm: n += len(pf.read(int(i)))
     return n
 

@@ -8,7 +8,7 @@ Parts (each can be skipped):
   and `compute_stats(..., workers=0)` in this process. Target: per-image costs within +-15 % of
   the smallest size's.
 - `loader`: a synthetic manifest of `--rows` rows (default 1.28 M, ILSVRC-2012's training set):
-  manifest read time (`read_split`), `Loader` start-up time (construction and workers' first
+  manifest read time (`core.read_manifest`), `Loader` start-up time (construction and workers' first
   batch), resident and private memory of the main process and of each worker after every row has
   been touched once (what a full epoch does; images are one real JPEG served for every row, so
   no 1.28 M files are needed). Targets: start-up <= 5 s, <= 300 MB resident per worker.
@@ -103,12 +103,13 @@ def synthetic_root(d:Path, rows:int, classes:int=1000)->Path:
 
 def part_loader(a, work:Path)->dict:
     from alexnet_nb import augment
-    from alexnet_nb.augment import Loader, read_split, make_toy_root
+    from alexnet_nb.augment import Loader
+    from alexnet_nb.core import read_manifest, make_toy_root
     toy = make_toy_root(work / 'toy', n={'train': 1}, n_classes=1)
-    jpeg = (toy / read_split(toy, 'train').output[0]).read_bytes()
+    jpeg = (toy / read_manifest(toy, 'train').output[0]).read_bytes()
     t = time.perf_counter(); root = synthetic_root(work / 'big', a.rows); t_write = time.perf_counter() - t
     print(f'loader: wrote a {a.rows}-row manifest in {t_write:.1f} s ({(root / "manifest.csv").stat().st_size / 2**20:.0f} MiB)', flush=True)
-    t, c = time.perf_counter(), time.process_time(); read_split(root, 'train'); t_read, c_read = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time(); read_manifest(root, 'train'); t_read, c_read = time.perf_counter() - t, time.process_time() - c
 
     orig = augment._StepReader._bytes
     def fake_bytes(self, i):             # one real JPEG for every row; the first call touches every row's name (a full epoch)

@@ -152,6 +152,11 @@ def test_errors_name_the_file(toy, tmp_path):
     assert os.path.basename(bad) in str(e.value)
     with pytest.raises(FileNotFoundError, match='alexnet_preprocess'):
         Loader(tmp_path, 'val', stats, batch_size=4, train=False)
+    m = (root2 / 'manifest.csv').read_text().splitlines()              # a manifest without its label column
+    (root2 / 'manifest.csv').write_text('\n'.join(','.join(r.split(',')[:4] + r.split(',')[5:]) for r in m) + '\n')
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['label'\]") as e:
+        Loader(root2, 'val', stats, batch_size=4, train=False)
+    assert str(root2 / 'manifest.csv') in str(e.value)
     with pytest.raises(ValueError, match="lack 'eigvecs'"):
         s = torch.load(stats, weights_only=True); del s['eigvecs']
         Loader(root, 'val', s, batch_size=4, train=False)

@@ -267,15 +267,23 @@ def test_stats_corrupt_jpeg(pre):                         # issue 11 Why 10: a l
     one_line(run('alexnet_stats', pre), 1, 'Corrupt JPEG data', victim)
     assert not (pre/'stats.pt').exists()
 
+def _without(t, p, column):
+    "A copy of the root `p` whose manifest lacks `column`: a file that breaks the contract (`alexnet_nb.core.read_manifest`)."
+    import pandas as pd
+    d = t/f'no_{column}'; shutil.copytree(p, d)
+    pd.read_csv(d/'manifest.csv', dtype=str, keep_default_na=False).drop(columns=column).to_csv(d/'manifest.csv', index=False)
+    return d
+
 @pytest.mark.parametrize('setup,code,needle', [
     (lambda t, p: ([t/'nowhere'], None), 2, 'manifest.csv'),
     (lambda t, p: ([p, '--chunk-size', '0'], p), 2, '--chunk-size'),
     (lambda t, p: ([p, '--workers', '-2'], p), 2, '--workers'),
     (lambda t, p: ([p, '--shard', '1'], p), 2, '--shard'),
     (lambda t, p: ([p, '--split', 'test'], p), 2, "no usable 'test' images"),
+    (lambda t, p: ([_without(t, p, 'status')], None), 2, "manifest lacks the column(s) ['status']"),
     (lambda t, p: ([p, '--out', p/'train'], p), 2, 'is a folder'),
     (lambda t, p: (((t/'f').write_bytes(b'x'), [p, '--out', t/'f'/'s.pt'])[1], p), 2, 'is a file'),
-], ids=['missing-root', 'chunk-0', 'workers-neg', 'shard-out-of-range', 'empty-split', 'out-is-dir', 'out-under-file'])
+], ids=['missing-root', 'chunk-0', 'workers-neg', 'shard-out-of-range', 'empty-split', 'manifest-lacks-status', 'out-is-dir', 'out-under-file'])
 def test_stats_bad_input(setup, code, needle, pre, tmp_path):
     args, guarded = setup(tmp_path, pre)
     before = tree(guarded) if guarded else None

@@ -15,22 +15,9 @@ for b in munged mungekey slurmctld slurmd sbatch scontrol; do
   command -v "$b" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
   command -v "$b" >/dev/null || { echo "start.sh: '$b' not found; install: apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge" >&2; exit 3; }
 done
-mkdir -p "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log"
-chmod 700 "$DIR/munge"
-
-# --- munge: its own key and socket ---------------------------------------------------------------
-if [ ! -s "$DIR/munge/munge.key" ]; then
-  mungekey --create --keyfile="$DIR/munge/munge.key" 2>/dev/null \
-    || dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none
-fi
-chmod 400 "$DIR/munge/munge.key"
-SOCK="$DIR/munge/munge.socket"
-munged --foreground --force --key-file="$DIR/munge/munge.key" --socket="$SOCK" \
-  --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" \
-  >>"$DIR/log/munged.out" 2>&1 &
-echo $! > "$DIR/munged.pid"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-[ -S "$SOCK" ] || { echo "start.sh: munged did not start; see $DIR/log/munged.log" >&2; cat "$DIR/log/munged.out" "$DIR/log/munged.log" >&2 2>/dev/null; exit 1; }
+mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log"
+. "$(dirname "$0")/common.sh"                     # start_munge, write_slurm_conf: shared with start2.sh
+start_munge "$DIR" start.sh
 
 # --- slurm.conf ------------------------------------------------------------------------------------
 HOST=$(hostname -s)
@@ -46,39 +33,12 @@ free_port() {  # a port nothing listens on (bash's /dev/tcp: no python needed)
 CTLD_PORT=${SLURM_TEST_CTLD_PORT:-$(free_port)}
 D_PORT=${SLURM_TEST_SLURMD_PORT:-$(free_port)}
 while [ "$D_PORT" = "$CTLD_PORT" ]; do D_PORT=$(free_port); done
-cat > "$DIR/slurm.conf" <<CONF
-ClusterName=alexnettest
-SlurmctldHost=$HOST(127.0.0.1)
-SlurmctldPort=$CTLD_PORT
-SlurmdPort=$D_PORT
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$SOCK
-StateSaveLocation=$DIR/state
+write_slurm_conf "$DIR" alexnettest "$HOST(127.0.0.1)" "$CTLD_PORT" "$D_PORT" <<CONF
 SlurmdSpoolDir=$DIR/spool
 SlurmctldPidFile=$DIR/slurmctld.pidfile
 SlurmdPidFile=$DIR/slurmd.pidfile
-SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MailProg=/bin/true
-MpiDefault=none
-SwitchType=switch/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-ReturnToService=2
-SlurmctldTimeout=30
-SlurmdTimeout=30
-InactiveLimit=0
 KillWait=10
-MinJobAge=600
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF

@@ -44,55 +44,19 @@ for N in "$N1" "$N2"; do
   ip -n "$N" link set eth0 up
 done
 
-mkdir -p "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/run"
-chmod 700 "$DIR/munge"
-[ -s "$DIR/munge/munge.key" ] || mungekey --create --keyfile="$DIR/munge/munge.key" 2>/dev/null \
-  || dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none
-chmod 400 "$DIR/munge/munge.key"
-SOCK="$DIR/munge/munge.socket"
-munged --foreground --force --key-file="$DIR/munge/munge.key" --socket="$SOCK" \
-  --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" \
-  >>"$DIR/log/munged.out" 2>&1 &
-echo $! > "$DIR/munged.pid"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-[ -S "$SOCK" ] || { echo "start2.sh: munged did not start; see $DIR/log/munged.log" >&2; exit 1; }
+mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/run"
+. "$(dirname "$0")/common.sh"                     # start_munge, write_slurm_conf: shared with start.sh
+start_munge "$DIR" start2.sh
 
-cat > "$DIR/slurm.conf" <<CONF
-ClusterName=alexnettest2
-SlurmctldHost=anctl(10.77.0.1)
-SlurmctldPort=6817
-SlurmdPort=6818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$SOCK
-StateSaveLocation=$DIR/state
+write_slurm_conf "$DIR" alexnettest2 "anctl(10.77.0.1)" 6817 6818 <<CONF
 SlurmdSpoolDir=$DIR/spool/%n
 SlurmctldPidFile=$DIR/run/slurmctld.pidfile
 SlurmdPidFile=$DIR/run/slurmd-%n.pidfile
-SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd-%n.log
 SlurmdParameters=config_overrides
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MailProg=/bin/true
-MpiDefault=none
-SwitchType=switch/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
-ReturnToService=2
-SlurmctldTimeout=30
-SlurmdTimeout=30
-InactiveLimit=0
 KillWait=30
-MinJobAge=600
 NodeName=node[1-2] NodeAddr=10.77.0.[11-12] CPUs=4 State=UNKNOWN
 PartitionName=low Nodes=node[1-2] Default=YES PriorityTier=1 PreemptMode=REQUEUE MaxTime=INFINITE State=UP
 PartitionName=high Nodes=node[1-2] PriorityTier=2 PreemptMode=OFF MaxTime=INFINITE State=UP
