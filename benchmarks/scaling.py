@@ -152,7 +152,7 @@ def part_loader(a, work:Path)->dict:
         L.close()
     finally:
         augment._StepReader._bytes = orig
-    res = dict(rows=a.rows, import_floor=floor, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
+    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), batch=a.batch, import_floor=floor, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
                construct_cpu_s=c_construct, first_batch_s=t_first,
                main_loader_mb=m1['rss_mb'] - m0['rss_mb'], main_rss_mb=mm['rss_mb'], workers=a.loader_workers, worker_mem=wm, load=[l0, load()])
     print(f'loader: manifest read {t_read:.2f} s ({c_read:.2f} s CPU); Loader constructed in {t_construct:.2f} s ({c_construct:.2f} s CPU), first batch after {t_first:.2f} s '
@@ -171,7 +171,7 @@ def part_merge(a, work:Path)->dict:
     shutil.rmtree(root / STATE, ignore_errors=True); (root / STATE).mkdir()
     for k, part in enumerate(np.array_split(np.arange(len(m)), 16)):
         m.iloc[part].to_csv(root / STATE / _shard_name(k, 16), index=False)
-    t = time.perf_counter(); merge_manifests(root, quiet=True); t_man = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time(); merge_manifests(root, quiet=True); t_man, c_man = time.perf_counter() - t, time.process_time() - c
     g = torch.Generator().manual_seed(0)
     parts = [dict(n_images=10_000, sum_image=torch.randint(0, 2_550_000, (256, 256, 3), generator=g), gram=torch.randint(0, 10**13, (3, 3), generator=g))
              for _ in range(128)]
@@ -179,8 +179,8 @@ def part_merge(a, work:Path)->dict:
     t = time.perf_counter(); s = merge_sums(parts); t_merge = time.perf_counter() - t
     try: finalize(s, 'raw', 'x' * 64, 'train')
     except Exception: pass                                      # random sums need not form a valid covariance
-    res = dict(rows=a.rows, manifest_shards=16, manifest_merge_s=t_man, stats_parts=128, stats_merge_s=t_merge, load=load())
-    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s; 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
+    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), manifest_shards=16, manifest_merge_s=t_man, manifest_merge_cpu_s=c_man, stats_parts=128, stats_merge_s=t_merge, load=load())
+    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s ({c_man:.2f} s CPU); 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
     return res
 
 
@@ -208,6 +208,35 @@ def plot(res, path:Path):
     fig.suptitle(res['machine'], fontsize=8); fig.tight_layout(); fig.savefig(path, dpi=100)
 
 
+def markdown(res)->str:
+    "The results as markdown tables (written to --md, committed: the figures in the docs come from here)."
+    L = [f"# Scaling (`benchmarks/scaling.py`)", '', f"Written by `benchmarks/scaling.py` on {res['machine']}, {res['date']} (each part's own date below).", '']
+    sz = {int(n): v for n, v in (res.get('sizes') or {}).items() if n != 'date'}
+    if sz:
+        L += ['## Per-image cost against data size', '', '| images | preprocess ms CPU/image | statistics ms CPU/image | preprocess rel. | statistics rel. | wall ms/image (pre, stats) | load |',
+              '|---|---|---|---|---|---|---|']
+        L += [f"| {n:,} | {v['preprocess_cpu_ms']:.2f} | {v['stats_cpu_ms']:.2f} | {v.get('preprocess_cpu_rel', 1):.2f} | {v.get('stats_cpu_rel', 1):.2f} | "
+              f"{v['preprocess_ms']:.2f}, {v['stats_ms']:.2f} | {v['load'][0]}..{v['load'][-1]} |" for n, v in sorted(sz.items())]
+        L += ['', 'Target: relative cost within 0.85..1.15 of the smallest size.', '']
+    ld = res.get('loader')
+    if ld:
+        f = ld.get('import_floor', {}); w = ld['worker_mem']
+        L += [f"## Loader at {ld['rows']:,} rows ({ld.get('date', res['date'])})", '', '| figure | value | target |', '|---|---|---|',
+              f"| manifest read (`read_split`, all columns) | {ld['manifest_read_s']:.2f} s wall, {ld.get('manifest_read_cpu_s', 0):.2f} s CPU | |",
+              f"| `Loader(...)` constructed | {ld['construct_s']:.2f} s wall, {ld.get('construct_cpu_s', 0):.2f} s CPU | <= 5 s |",
+              f"| first batch ({ld['workers']} workers, batch {ld.get('batch', '')}) | {ld['first_batch_s']:.2f} s wall after construction began | |",
+              f"| main process, added by the Loader | {ld['main_loader_mb']:.0f} MB | |"]
+        L += [f"| worker {k}: resident / proportional / private | {m['rss_mb']:.0f} / {m['pss_mb']:.0f} / {m['private_mb']:.0f} MB | <= 300 MB resident |" for k, m in enumerate(w)]
+        if f: L += [f"| a bare `import torch, alexnet_nb.augment` process: resident / private | {f['rss_mb']:.0f} / {f['private_mb']:.0f} MB | (floor) |"]
+        L += ['', f"Load average during the run: {ld['load'][0]}..{ld['load'][-1]} (2-core machine shared with other jobs).", '']
+    mg = res.get('merge')
+    if mg:
+        L += [f"## Merges at {mg['rows']:,} rows ({mg.get('date', res['date'])})", '', '| figure | value |', '|---|---|',
+              f"| {mg['manifest_shards']} shard manifests joined (`merge_manifests`) | {mg['manifest_merge_s']:.2f} s wall, {mg.get('manifest_merge_cpu_s', float('nan')):.2f} s CPU |",
+              f"| {mg['stats_parts']} statistics parts merged (`merge_sums`) | {mg['stats_merge_s']:.2f} s |", '', f"Load average: {mg['load']}.", '']
+    return '\n'.join(L)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--sizes', default='1000,10000,50000')
@@ -219,6 +248,7 @@ def main():
     ap.add_argument('--big', help='folder keeping the synthetic --rows root between runs (default: a scratch folder, removed)')
     ap.add_argument('--dir', help='scratch folder on disk (default: under benchmarks/results)')
     ap.add_argument('--out', default=str(RESULTS))
+    ap.add_argument('--md', default=str(REPO / 'benchmarks' / 'scaling.md'), help='markdown tables of all results so far (empty: none)')
     a = ap.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='scaling-', dir=a.dir or out))
@@ -233,6 +263,7 @@ def main():
     finally: shutil.rmtree(work, ignore_errors=True)
     (out / 'scaling.json').write_text(json.dumps(res, indent=1, default=str))
     plot(res, out / 'scaling.png')
+    if a.md: Path(a.md).write_text(markdown(res)); print(f'wrote {a.md}')
     print(f'wrote {out / "scaling.json"} and {out / "scaling.png"}')
 
 
