@@ -224,7 +224,7 @@ def markdown(res)->str:
         L += [f"## Loader at {ld['rows']:,} rows ({ld.get('date', res['date'])})", '', '| figure | value | target |', '|---|---|---|',
               f"| manifest read (`read_split`, all columns) | {ld['manifest_read_s']:.2f} s wall, {ld.get('manifest_read_cpu_s', 0):.2f} s CPU | |",
               f"| `Loader(...)` constructed | {ld['construct_s']:.2f} s wall, {ld.get('construct_cpu_s', 0):.2f} s CPU | <= 5 s |",
-              f"| first batch ({ld['workers']} workers, batch {ld.get('batch', '')}) | {ld['first_batch_s']:.2f} s wall after construction began | |",
+              f"| first batch ({ld['workers']} workers{', batch ' + str(ld['batch']) if 'batch' in ld else ''}) | {ld['first_batch_s']:.2f} s wall after construction began | |",
               f"| main process, added by the Loader | {ld['main_loader_mb']:.0f} MB | |"]
         L += [f"| worker {k}: resident / proportional / private | {m['rss_mb']:.0f} / {m['pss_mb']:.0f} / {m['private_mb']:.0f} MB | <= 300 MB resident |" for k, m in enumerate(w)]
         if f: L += [f"| a bare `import torch, alexnet_nb.augment` process: resident / private | {f['rss_mb']:.0f} / {f['private_mb']:.0f} MB | (floor) |"]
