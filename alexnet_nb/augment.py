@@ -264,11 +264,41 @@ def _decoder(name:str|None)->str:
     return 'simplejpeg'
 
 # %% ../nbs/05_augment.ipynb #d0961c32
+def _split_table(root:str|Path, # preprocessed root (holds manifest.csv)
+                 split:str, # 'train', 'val' or 'test'
+                )->pd.DataFrame: # `read_manifest`'s rows, only the columns the Loader needs
+    "The Loader's columns of `split`'s usable rows (split, output, label, status and a packed root's shard columns), read with explicit dtypes."
+    from alexnet_nb.pack import PACK_COLUMNS
+    p = Path(root) / 'manifest.csv'
+    head = set(pd.read_csv(p, nrows=0).columns) if p.is_file() else set()
+    need = ['split', 'output', 'label', 'status']
+    if not set(need) <= head: return read_manifest(root, split, need=('label',))   # raises its one-line message
+    use = need + [c for c in PACK_COLUMNS if c in head]
+    dt = dict(split='category', status='category', output=str, label='category', shard='category', offset=np.int64, length=np.int64, crc32=np.int64)
+    m = pd.read_csv(p, usecols=use, dtype={c: dt[c] for c in use}, keep_default_na=False)
+    keep = ((m.split == split) & (m.status != 'failed')).to_numpy()
+    if not keep.any(): return read_manifest(root, split, need=('label',))   # raises its one-line message
+    return m[keep].reset_index(drop=True)
+
+def _split_labels(t:pd.DataFrame, path)->np.ndarray:
+    "`_labels` of `_split_table`'s rows, each distinct label string parsed once (its `label` column is categorical)."
+    c = t.label.cat
+    try: v = _labels(pd.DataFrame(dict(label=c.categories.astype(str), output='')), path)
+    except ValueError: return _labels(t.assign(label=t.label.astype(str)), path)    # raises, naming the first bad row
+    return v[c.codes.to_numpy()]
+
 class _Paths:
-    "A folder root's image paths as one numpy bytes array: no Python object per row, so forked workers share it (1.28 M rows: ~60 MB)."
-    def __init__(self, root, outputs): self.root, self.out = str(root), np.array([o.encode() for o in outputs], dtype=np.bytes_)
-    def __len__(self): return len(self.out)
-    def __getitem__(self, i): return os.path.join(self.root, self.out[i].decode())
+    "A folder root's image paths as one bytes blob and int64 offsets: no Python object per row, so forked workers share them (1.28 M rows: ~60 MB)."
+    def __init__(self, root, outputs):
+        outputs = list(outputs)
+        self.root, self.blob = str(root), ('\0'.join(outputs) + '\0').encode() if outputs else b''   # each name ends with NUL
+        self.ends = np.flatnonzero(np.frombuffer(self.blob, np.uint8) == 0)     # int64 [n]: where name i ends
+        if len(self.ends) != len(outputs): raise ValueError("an image name contains a NUL character")
+    def __len__(self): return len(self.ends)
+    def __getitem__(self, i):
+        i = int(i); i += len(self) if i < 0 else 0
+        if not 0 <= i < len(self): raise IndexError(f"index {i} out of range for {len(self)} images")
+        return os.path.join(self.root, self.blob[(self.ends[i - 1] + 1 if i else 0):self.ends[i]].decode())
 
 class _StepReader(torch.utils.data.Dataset):
     "Worker side: sample indices of one step -> (uint8 [n, 256, 256, 3] or list of JPEG byte tensors, indices); `files`: paths, or `pack.PackedFiles`."
@@ -334,13 +364,14 @@ class Loader:
         self.positions = min(positions, SIZE - crop + 1)
         self.pca_std = pca_std if train else 0.
         self.device, self.workers, self.prefetch, self.return_index = torch.device(device), workers, prefetch, return_index
-        self.table = read_manifest(self.root, split, need=('label',))
-        if 'shard' in self.table.columns:             # a packed root (alexnet_nb.pack): images read by offset
+        t = _split_table(self.root, split)           # only numpy columns are kept: no DataFrame, nothing per row for fork to copy
+        if 'shard' in t.columns:                      # a packed root (alexnet_nb.pack): images read by offset
             from alexnet_nb.pack import PackedFiles
-            self.files = PackedFiles(self.root, self.table)
-        else: self.files = _Paths(self.root, self.table.output)
+            self.files = PackedFiles(self.root, t)
+        else: self.files = _Paths(self.root, t.output)
         self.num_samples = len(self.files)
-        self.targets = _labels(self.table, self.root / 'manifest.csv')
+        self.targets = _split_labels(t, self.root / 'manifest.csv')
+        del t
         if labels is not None:
             labels = np.asarray(labels, np.int64)
             if labels.shape != (self.num_samples,): raise ValueError(f"labels must have shape ({self.num_samples},), got {labels.shape}")
@@ -359,6 +390,11 @@ class Loader:
                                 n_buffers + (1 if gpu_decode else 0))
         self.epoch, self._start, self._first, self._dl = 0, 0, 0, None
         if len(self) == 0: warnings.warn(f"{split}: {self.num_samples} samples < batch_size {batch_size} with drop_last: no steps")
+
+    @property
+    def table(self)->pd.DataFrame:
+        "The split's manifest rows (`read_manifest`), read again on each access: the Loader keeps only numpy columns."
+        return read_manifest(self.root, self.split, need=('label',))
 
     def __len__(self)->int:
         "Steps per epoch."

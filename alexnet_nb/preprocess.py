@@ -491,7 +491,6 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
                     quiet:bool=False, # do not print the summary
                    )->pd.DataFrame:
     "Join the shard manifests in `DST/.preprocess/` into `DST/manifest.csv`; error if a shard is missing."
-    import csv
     dst = Path(dst); state = dst/STATE
     found = {}
     for p in state.glob('manifest-shard-*-of-*.csv'):
@@ -501,9 +500,12 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
     n, parts = next(iter(found.items()))
     missing = sorted(set(range(n)) - set(parts))
     if missing: raise AlexnetError(f'shards {missing} of {n} have not finished', state, 'rerun them, then merge')
-    rows = [r for i in range(n) for r in csv.DictReader(open(parts[i], newline=''))]
-    _write_manifest(rows, dst/'manifest.csv')
-    if not quiet: print(_summary(rows, dst, f'merged {n} shards'))
+    # vectorised (1.28 M rows in seconds), the same bytes as `_write_manifest`: every value as text, stable sort, csv's quoting
+    m = pd.concat([pd.read_csv(parts[i], dtype=str, keep_default_na=False) for i in range(n) if os.path.getsize(parts[i])],
+                  ignore_index=True).reindex(columns=MANIFEST_COLUMNS, fill_value='')
+    m = m.sort_values(['split', 'output', 'source'], kind='stable', ignore_index=True)
+    with atomic_write(dst/'manifest.csv', 'w') as f: m.to_csv(f, index=False, lineterminator='\n')
+    if not quiet: print(_summary(m, dst, f'merged {n} shards'))
     return read_manifest(dst/'manifest.csv')
 
 # %% ../nbs/01_preprocess.ipynb #0fa35f16

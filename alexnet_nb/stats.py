@@ -48,21 +48,34 @@ def accumulate(paths:list, # JPEG files, all the same size
     try: return _accumulate(paths, decoder, tick, every)
     finally: torch.set_num_threads(nt)
 
+_FLUSH = 256   # images between widening the uint16 sum image (256 * 255 < 2^16) and rounding the float64 Gram matrix
+
+def _gram_hwc(a:np.ndarray, # uint8 [H, W, 3], contiguous
+             )->torch.Tensor: # float64 [3, 3], integer-valued
+    "`image_gram` of the `[H, W, 3]` layout without a transposing copy: float32 on rows of 256 pixels, then float64."
+    y = torch.from_numpy(a).view(-1, 3); p = y.shape[0]
+    if p % 256: y = y.double(); return y.T @ y                 # exact: all sums < 2^53
+    y = y.float().view(p // 256, 256, 3)                      # [blocks, 256, 3], every block sum < 2^24
+    return torch.bmm(y.transpose(1, 2), y).sum(0, dtype=torch.float64)
+
 def _accumulate(paths, decoder, tick, every):
-    s32 = gram = shape = None; k = 0
+    shape = None; k = 0
     for i, p in enumerate(paths):
-        x = decode(p, decoder)                             # uint8 [3, H, W]
+        a = np.ascontiguousarray(decode(p, decoder).permute(1, 2, 0).numpy())   # uint8 [H, W, 3]: the decoder's buffer, no copy
         if shape is None:
-            shape = tuple(x.shape); s32 = torch.zeros(shape, dtype=torch.int32); gram = torch.zeros(3, 3, dtype=torch.int64)
-        elif tuple(x.shape) != shape:
-            raise ValueError(f"{p} is {x.shape[1]}x{x.shape[2]} but {paths[0]} is {shape[1]}x{shape[2]}: "
+            shape = a.shape; s16, s64 = np.zeros(shape, np.uint16), np.zeros(shape, np.int64)
+            g64, gram = torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.int64)
+        elif a.shape != shape:
+            raise ValueError(f"{p} is {a.shape[0]}x{a.shape[1]} but {paths[0]} is {shape[0]}x{shape[1]}: "
                              "all images must have one size (256x256 after alexnet_preprocess).")
-        s32 += x; gram += image_gram(x)
+        np.add(s16, a, out=s16); g64 += _gram_hwc(a)
+        if (i + 1) % _FLUSH == 0: s64 += s16; s16[:] = 0; gram += g64.round().long(); g64.zero_()
         k += 1
         if tick and k == every: tick(k); k = 0
     if tick and k: tick(k)
     if shape is None: return new_sums()
-    return dict(n_images=len(paths), sum_image=s32.permute(1, 2, 0).contiguous().long(), gram=gram)
+    s64 += s16; gram += g64.round().long()
+    return dict(n_images=len(paths), sum_image=torch.from_numpy(s64), gram=gram)
 
 def merge_sums(parts:list, # partial sums from `accumulate`
               )->dict:

@@ -101,19 +101,41 @@ def synthetic_root(d:Path, rows:int, classes:int=1000)->Path:
     return d
 
 
+def big_root(a, work:Path)->Path:
+    "The synthetic root of `--rows` rows: reused from `--big DIR` when it holds one of that size (writing it takes a minute)."
+    d = Path(a.big) if a.big else work / 'big'
+    f = d / 'rows.txt'
+    if f.is_file() and f.read_text().strip() == str(a.rows) and (d / 'manifest.csv').is_file(): return d
+    synthetic_root(d, a.rows); f.write_text(str(a.rows)); return d
+
+
+def import_floor()->dict:
+    "Memory of a fresh process that only imports torch and the Loader's module (what every worker holds at least)."
+    import subprocess
+    code = ('import sys, torch, alexnet_nb.augment; sys.path.insert(0, sys.argv[1]); import scaling, json; '
+            'print(json.dumps(scaling.mem()))')
+    r = subprocess.run([sys.executable, '-c', code, str(Path(__file__).parent)], capture_output=True, text=True, check=True,
+                       env={**os.environ, 'PYTHONPATH': str(REPO)})
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def part_loader(a, work:Path)->dict:
     from alexnet_nb import augment
     from alexnet_nb.augment import Loader
     from alexnet_nb.core import read_manifest, make_toy_root
     toy = make_toy_root(work / 'toy', n={'train': 1}, n_classes=1)
     jpeg = (toy / read_manifest(toy, 'train').output[0]).read_bytes()
-    t = time.perf_counter(); root = synthetic_root(work / 'big', a.rows); t_write = time.perf_counter() - t
-    print(f'loader: wrote a {a.rows}-row manifest in {t_write:.1f} s ({(root / "manifest.csv").stat().st_size / 2**20:.0f} MiB)', flush=True)
+    t = time.perf_counter(); root = big_root(a, work); t_write = time.perf_counter() - t
+    print(f'loader: {a.rows}-row manifest ready in {t_write:.1f} s ({(root / "manifest.csv").stat().st_size / 2**20:.0f} MiB)', flush=True)
+    floor = import_floor()
+    print(f'loader: a bare `import torch, alexnet_nb.augment` process is resident {floor["rss_mb"]:.0f} MB (private {floor["private_mb"]:.0f} MB): '
+          f'the floor of any worker that runs torch', flush=True)
     t, c = time.perf_counter(), time.process_time(); read_manifest(root, 'train'); t_read, c_read = time.perf_counter() - t, time.process_time() - c
 
     orig = augment._StepReader._bytes
-    def fake_bytes(self, i):             # one real JPEG for every row; the first call touches every row's name (a full epoch)
-        if not getattr(self, '_touched', False):
+    flag = work / 'touch'
+    def fake_bytes(self, i):             # one real JPEG for every row; once the first batch is out, touch every row's name (a full epoch)
+        if not getattr(self, '_touched', False) and flag.exists():
             for j in range(len(self.files)): self.files[j]
             self._touched = True
         self.files[i]
@@ -123,34 +145,34 @@ def part_loader(a, work:Path)->dict:
         m0 = mem(); l0 = load(); t, c = time.perf_counter(), time.process_time()
         L = Loader(root, 'train', root / 'stats.pt', a.batch, train=True, workers=a.loader_workers)
         t_construct, c_construct = time.perf_counter() - t, time.process_time() - c; m1 = mem()
-        it = iter(L); next(it); t_first = time.perf_counter() - t
-        for _ in range(2 * a.loader_workers): next(it)    # every worker has served a batch (and touched every row)
+        it = iter(L); next(it); t_first = time.perf_counter() - t; flag.touch()
+        for _ in range(2 * a.loader_workers * (a.loader_workers + 1)): next(it)   # past the prefetched steps: every worker has touched every row
         time.sleep(0.5)
         ws = [w.pid for w in L._dl._iterator._workers]
         wm = [mem(p) for p in ws]; mm = mem()
         L.close()
     finally:
         augment._StepReader._bytes = orig
-    res = dict(rows=a.rows, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
+    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), batch=a.batch, import_floor=floor, manifest_write_s=t_write, manifest_read_s=t_read, manifest_read_cpu_s=c_read, construct_s=t_construct,
                construct_cpu_s=c_construct, first_batch_s=t_first,
                main_loader_mb=m1['rss_mb'] - m0['rss_mb'], main_rss_mb=mm['rss_mb'], workers=a.loader_workers, worker_mem=wm, load=[l0, load()])
     print(f'loader: manifest read {t_read:.2f} s ({c_read:.2f} s CPU); Loader constructed in {t_construct:.2f} s ({c_construct:.2f} s CPU), first batch after {t_first:.2f} s '
           f'({a.loader_workers} workers, batch {a.batch}); main process +{res["main_loader_mb"]:.0f} MB for the Loader; load {l0}', flush=True)
     for k, w in enumerate(wm):
-        print(f'loader: worker {k}: resident {w["rss_mb"]:.0f} MB, proportional {w["pss_mb"]:.0f} MB, private {w["private_mb"]:.0f} MB', flush=True)
+        print(f'loader: worker {k}: resident {w["rss_mb"]:.0f} MB ({w["rss_mb"] - floor["rss_mb"]:+.0f} MB over the import floor), '
+              f'proportional {w["pss_mb"]:.0f} MB, private {w["private_mb"]:.0f} MB', flush=True)
     return res
 
 
 def part_merge(a, work:Path)->dict:
     from alexnet_nb.preprocess import merge_manifests, STATE, _shard_name
     from alexnet_nb.stats import merge_sums, finalize
-    root = work / 'big'
-    if not (root / 'manifest.csv').exists(): synthetic_root(root, a.rows)
+    root = big_root(a, work)
     m = pd.read_csv(root / 'manifest.csv', keep_default_na=False, dtype=str)
-    (root / STATE).mkdir(exist_ok=True)
+    shutil.rmtree(root / STATE, ignore_errors=True); (root / STATE).mkdir()
     for k, part in enumerate(np.array_split(np.arange(len(m)), 16)):
         m.iloc[part].to_csv(root / STATE / _shard_name(k, 16), index=False)
-    t = time.perf_counter(); merge_manifests(root, quiet=True); t_man = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time(); merge_manifests(root, quiet=True); t_man, c_man = time.perf_counter() - t, time.process_time() - c
     g = torch.Generator().manual_seed(0)
     parts = [dict(n_images=10_000, sum_image=torch.randint(0, 2_550_000, (256, 256, 3), generator=g), gram=torch.randint(0, 10**13, (3, 3), generator=g))
              for _ in range(128)]
@@ -158,8 +180,8 @@ def part_merge(a, work:Path)->dict:
     t = time.perf_counter(); s = merge_sums(parts); t_merge = time.perf_counter() - t
     try: finalize(s, 'raw', 'x' * 64, 'train')
     except Exception: pass                                      # random sums need not form a valid covariance
-    res = dict(rows=a.rows, manifest_shards=16, manifest_merge_s=t_man, stats_parts=128, stats_merge_s=t_merge, load=load())
-    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s; 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
+    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), manifest_shards=16, manifest_merge_s=t_man, manifest_merge_cpu_s=c_man, stats_parts=128, stats_merge_s=t_merge, load=load())
+    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s ({c_man:.2f} s CPU); 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
     return res
 
 
@@ -187,6 +209,35 @@ def plot(res, path:Path):
     fig.suptitle(res['machine'], fontsize=8); fig.tight_layout(); fig.savefig(path, dpi=100)
 
 
+def markdown(res)->str:
+    "The results as markdown tables (written to --md, committed: the figures in the docs come from here)."
+    L = [f"# Scaling (`benchmarks/scaling.py`)", '', f"Written by `benchmarks/scaling.py` on {res['machine']}, {res['date']} (each part's own date below).", '']
+    sz = {int(n): v for n, v in (res.get('sizes') or {}).items() if n != 'date'}
+    if sz:
+        L += ['## Per-image cost against data size', '', '| images | preprocess ms CPU/image | statistics ms CPU/image | preprocess rel. | statistics rel. | wall ms/image (pre, stats) | load |',
+              '|---|---|---|---|---|---|---|']
+        L += [f"| {n:,} | {v['preprocess_cpu_ms']:.2f} | {v['stats_cpu_ms']:.2f} | {v.get('preprocess_cpu_rel', 1):.2f} | {v.get('stats_cpu_rel', 1):.2f} | "
+              f"{v['preprocess_ms']:.2f}, {v['stats_ms']:.2f} | {v['load'][0]}..{v['load'][-1]} |" for n, v in sorted(sz.items())]
+        L += ['', 'Target: relative cost within 0.85..1.15 of the smallest size.', '']
+    ld = res.get('loader')
+    if ld:
+        f = ld.get('import_floor', {}); w = ld['worker_mem']
+        L += [f"## Loader at {ld['rows']:,} rows ({ld.get('date', res['date'])})", '', '| figure | value | target |', '|---|---|---|',
+              f"| manifest read (`core.read_manifest`, all columns) | {ld['manifest_read_s']:.2f} s wall, {ld.get('manifest_read_cpu_s', 0):.2f} s CPU | |",
+              f"| `Loader(...)` constructed | {ld['construct_s']:.2f} s wall, {ld.get('construct_cpu_s', 0):.2f} s CPU | <= 5 s |",
+              f"| first batch ({ld['workers']} workers{', batch ' + str(ld['batch']) if 'batch' in ld else ''}) | {ld['first_batch_s']:.2f} s wall after construction began | |",
+              f"| main process, added by the Loader | {ld['main_loader_mb']:.0f} MB | |"]
+        L += [f"| worker {k}: resident / proportional / private | {m['rss_mb']:.0f} / {m['pss_mb']:.0f} / {m['private_mb']:.0f} MB | <= 300 MB resident |" for k, m in enumerate(w)]
+        if f: L += [f"| a bare `import torch, alexnet_nb.augment` process: resident / private | {f['rss_mb']:.0f} / {f['private_mb']:.0f} MB | (floor) |"]
+        L += ['', f"Load average during the run: {ld['load'][0]}..{ld['load'][-1]} (2-core machine shared with other jobs).", '']
+    mg = res.get('merge')
+    if mg:
+        L += [f"## Merges at {mg['rows']:,} rows ({mg.get('date', res['date'])})", '', '| figure | value |', '|---|---|',
+              f"| {mg['manifest_shards']} shard manifests joined (`merge_manifests`) | {mg['manifest_merge_s']:.2f} s wall, {mg.get('manifest_merge_cpu_s', float('nan')):.2f} s CPU |",
+              f"| {mg['stats_parts']} statistics parts merged (`merge_sums`) | {mg['stats_merge_s']:.2f} s |", '', f"Load average: {mg['load']}.", '']
+    return '\n'.join(L)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--sizes', default='1000,10000,50000')
@@ -195,8 +246,10 @@ def main():
     ap.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='preprocessing processes')
     ap.add_argument('--loader-workers', type=int, default=2)
     ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--big', help='folder keeping the synthetic --rows root between runs (default: a scratch folder, removed)')
     ap.add_argument('--dir', help='scratch folder on disk (default: under benchmarks/results)')
     ap.add_argument('--out', default=str(RESULTS))
+    ap.add_argument('--md', default=str(REPO / 'benchmarks' / 'scaling.md'), help='markdown tables of all results so far (empty: none)')
     a = ap.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='scaling-', dir=a.dir or out))
@@ -211,6 +264,7 @@ def main():
     finally: shutil.rmtree(work, ignore_errors=True)
     (out / 'scaling.json').write_text(json.dumps(res, indent=1, default=str))
     plot(res, out / 'scaling.png')
+    if a.md: Path(a.md).write_text(markdown(res)); print(f'wrote {a.md}')
     print(f'wrote {out / "scaling.json"} and {out / "scaling.png"}')
 
 
