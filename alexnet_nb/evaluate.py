@@ -359,7 +359,7 @@ def evaluate_checkpoint(checkpoint:str|Path, # alexnet_train checkpoint
     if batch_size < 1 or batch_size % world: raise UsageError(f"--batch-size {batch_size} is the global batch: it must be >= 1 and divide by the {world} processes", todo=f'give a multiple of {world}')
     st = _resolve_stats(ck, stats, data); load_stats_file(st)             # read safely and checked before the loader uses it
     dl = Loader(data, split, st, batch_size, train=False, ten_crop=True,
-                rank=rank, world_size=world, workers=workers, device=str(device), crop=model.config['input_size'])
+                rank=rank, world_size=world, workers=workers, device=str(device), crop=model.config.input_size)
     r = evaluate(model, dl, device, bf16, channels_last, len(ck['classes']['wnid']), desc=f'{split} x10')
     tally = r.pop('tally')
     r.update(checkpoint=str(Path(checkpoint).resolve()), checkpoint_name=Path(checkpoint).name, epoch=ck.get('epoch'), step=ck.get('step'),
@@ -458,7 +458,7 @@ def make_figures(checkpoint:str|Path, # alexnet_train checkpoint
     words, files = ck['classes'].get('words') or ck['classes']['wnid'], {}
     files['fig3_conv1'] = _save(plot_kernels(model.conv1.weight, title=f'conv1 kernels of {Path(checkpoint).name}'), out/'fig3_conv1.png')
 
-    size = model.config['input_size']
+    size = model.config.input_size
     val = Loader(data, split, st, 1, train=False, workers=0, device=str(device), crop=size)       # for its files, labels and BatchAugment
     idx = show_indices(val.num_samples, max(n_show, n_query))
     ims, y, probs, qf = _shown(model, val, idx, device, size)

@@ -3,11 +3,13 @@
 # %% ../nbs/04_model.ipynb #92fc519e
 from __future__ import annotations
 import contextlib, functools, torch, torch.nn as nn, torch.nn.functional as F
+from dataclasses import dataclass, asdict, fields, replace
+from typing import Literal
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['BIAS_ONE', 'LAYERS', 'lrn_paper', 'fast_lrn', 'FastLRN', 'PaperLRN', 'PerGroup', 'AlexNet', 'layer_shapes',
-           'count_params', 'Tower', 'TwoTowerAlexNet']
+__all__ = ['BIAS_ONE', 'LAYERS', 'lrn_paper', 'fast_lrn', 'FastLRN', 'PaperLRN', 'PerGroup', 'AlexNetConfig', 'AlexNet',
+           'layer_shapes', 'count_params', 'Tower', 'TwoTowerAlexNet']
 
 # %% ../nbs/04_model.ipynb #88ed3422
 def lrn_paper(a:torch.Tensor, # activities [B, N, H, W] (after ReLU)
@@ -136,41 +138,53 @@ class PerGroup(nn.Module):
         super().__init__(); self.module, self.groups = module, groups
     def forward(self, x): return self.module(x) if self.groups == 1 else torch.cat([self.module(c) for c in x.chunk(self.groups, 1)], 1)
 
+# %% ../nbs/04_model.ipynb #a1c0f001
+@dataclass
+class AlexNetConfig:
+    "Every setting of `AlexNet` and `TwoTowerAlexNet`; the defaults are the paper's net."
+    num_classes: int = 1000        # §3.5: fc8 feeds "a 1000-way softmax"; training takes the class table's count
+    width: float = 1.0             # not the paper: channel multiplier, kept even for the two towers, so that demos and tests run small nets on a CPU; 1.0 is §3.5's net
+    dropout: float = 0.5           # §4.2: each hidden neuron's output set to zero "with probability 0.5", on fc6's and fc7's outputs
+    lrn_alpha: float = 1e-4        # §3.3's alpha (10^-4), read as lrn_alpha_on says
+    lrn_alpha_on: Literal['sum', 'mean'] = 'sum'  # §3.3 as printed, 'sum': k + alpha*sum(a^2) (PyTorch alpha=5e-4); 'mean': k + (alpha/n)*sum(a^2), cuda-convnet/Caffe/PyTorch's reading
+    lrn_groups: Literal[1, 2] = 2  # §3.2-§3.3: 2, each tower's maps normalised alone, as the two GPUs did (no exchange there); 1: windows across all maps (Caffe)
+    lrn_impl: Literal['fast', 'torch', 'paper'] = 'fast'  # how to compute §3.3 (not a setting of the paper): 'fast' (FastLRN), 'torch' (nn.LocalResponseNorm), 'paper' (the literal loop, slow)
+    lrn_k: float = 2.              # §3.3: k = 2
+    lrn_n: int = 5                 # §3.3: n = 5 adjacent kernel maps
+    lrn_beta: float = 0.75         # §3.3: beta = 0.75
+    input_size: Literal[224, 227] = 224  # §3.5's 224x224 input gives 55x55 conv1 maps only with conv1 padded by 2 (default); 227: no padding (Caffe)
+    init_std: float = 0.01         # §5: weights from "a zero-mean Gaussian distribution with standard deviation 0.01"
+    hidden_bias: float = 1.0       # §5: biases of conv2, conv4, conv5, fc6, fc7 "with the constant 1" (Caffe used 0.1); all others 0
+    init: Literal['paper', 'kaiming'] = 'paper'  # 'paper': §5's N(0, init_std); 'kaiming': N(0, 2/fan_in) (He et al. 2015; not the paper: it keeps the small demo net's signal alive)
+    input_scale: float = 1.0       # not the paper: multiply the input by this before conv1 (1: the mean-subtracted 0..255 pixels of §2; the demo uses 1/64, the unit scale He init assumes)
+
+def _config(config:AlexNetConfig|None, settings:dict, who:str)->AlexNetConfig:
+    "A new `AlexNetConfig`: `config` (default: the paper's) with `settings` (by name) over it; `TypeError` naming unknown ones."
+    if config is not None and not isinstance(config, AlexNetConfig):
+        raise TypeError(f"{who}: config must be an AlexNetConfig, not {type(config).__name__}; give single settings by name, e.g. {who}(num_classes=10)")
+    names = [f.name for f in fields(AlexNetConfig)]
+    if unknown := sorted(set(settings) - set(names)): raise TypeError(f"{who}: unknown settings {unknown}; AlexNetConfig has {names}")
+    return replace(AlexNetConfig() if config is None else config, **settings)
+
 # %% ../nbs/04_model.ipynb #349abfa9
 class AlexNet(nn.Module):
     "The net of §3.5 and Figure 2 on one device (grouped convolutions stand for the two GPUs)."
-    def __init__(self,
-                 num_classes:int=1000, # fc8 outputs
-                 input_size:int=224, # 224: pad conv1 by 2 (default; the paper's crops); 227: no padding (Caffe)
-                 lrn_alpha:float=1e-4, # §3.3's alpha
-                 lrn_alpha_on:str='sum', # 'sum': alpha multiplies the sum of squares, as printed (PyTorch alpha=5e-4); 'mean': cuda-convnet/Caffe/PyTorch reading
-                 lrn_k:float=2., # §3.3's k
-                 lrn_n:int=5, # §3.3's n (adjacent maps)
-                 lrn_beta:float=0.75, # §3.3's beta
-                 lrn_impl:str='fast', # 'fast' (FastLRN), 'torch' (nn.LocalResponseNorm) or 'paper' (literal loop, slow)
-                 lrn_groups:int=2, # 2: normalise each tower's maps alone, as the two-GPU net did (default); 1: across all maps (Caffe)
-                 width:float=1.0, # channel multiplier for quick CPU demos and tests; 1.0 is the paper's net
-                 dropout:float=0.5, # §4.2: drop probability on the outputs of fc6 and fc7
-                 init_std:float=0.01, # §5: weights ~ N(0, init_std)
-                 hidden_bias:float=1.0, # §5: bias of conv2, conv4, conv5, fc6, fc7 (Caffe used 0.1)
-                 init:str='paper', # 'paper': §5's N(0, init_std) weights; 'kaiming': N(0, 2/fan_in) (He et al. 2015; not the paper, for small demos)
-                 input_scale:float=1., # multiply the input by this before conv1 (1: the paper's 0..255 pixels; demos use 1/64)
+    def __init__(self, config:AlexNetConfig|None=None, # the settings (default: the paper's net)
+                 **settings, # or some of them by name, over `config`'s: `AlexNet(num_classes=10, width=.125)`
                 ):
         super().__init__()
-        self.config = dict(num_classes=num_classes, input_size=input_size, lrn_alpha=lrn_alpha, lrn_alpha_on=lrn_alpha_on,
-                           lrn_k=lrn_k, lrn_n=lrn_n, lrn_beta=lrn_beta, lrn_impl=lrn_impl, lrn_groups=lrn_groups, width=width, dropout=dropout,
-                           init_std=init_std, hidden_bias=hidden_bias, init=init, input_scale=input_scale)
-        _check_config(self.config)
-        (c1, c2, c3, c4, c5), f = _channels(width)
-        self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=2 if input_size == 224 else 0)  # [B,3,S,S] -> [B,96,55,55]
+        self.config = cfg = _config(config, settings, 'AlexNet')                          # the model's own copy
+        _check_config(cfg)
+        (c1, c2, c3, c4, c5), f = _channels(cfg.width)
+        self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=2 if cfg.input_size == 224 else 0)  # [B,3,S,S] -> [B,96,55,55]
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=2)                              # -> [B,256,27,27]
         self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)                                        # -> [B,384,13,13], crosses the towers
         self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=2)                              # -> [B,384,13,13]
         self.conv5 = nn.Conv2d(c4, c5, 3, padding=1, groups=2)                              # -> [B,256,13,13]
         self.fc6 = nn.Linear(c5 * 6 * 6, f)                                                 # [B,9216] -> [B,4096]
         self.fc7 = nn.Linear(f, f)                                                          # -> [B,4096]
-        self.fc8 = nn.Linear(f, num_classes)                                                # -> [B,1000] logits
-        self.lrn1, self.lrn2 = [_lrn(lrn_impl, lrn_n, _torch_alpha(self.config), lrn_beta, lrn_k, lrn_groups) for _ in range(2)]
+        self.fc8 = nn.Linear(f, cfg.num_classes)                                            # -> [B,1000] logits
+        self.lrn1, self.lrn2 = [_lrn(cfg.lrn_impl, cfg.lrn_n, _torch_alpha(cfg), cfg.lrn_beta, cfg.lrn_k, cfg.lrn_groups) for _ in range(2)]
         self.pool = nn.MaxPool2d(3, stride=2)                                               # §3.4: overlapping, z=3, s=2
         self.reset_parameters()
 
@@ -180,8 +194,8 @@ class AlexNet(nn.Module):
 
     def features(self, x:torch.Tensor)->torch.Tensor:
         "The five convolutional layers: image [B,3,S,S] -> pool5 [B,256,6,6]."
-        _check_input(x, self.config['input_size'])
-        if self.config['input_scale'] != 1: x = x * self.config['input_scale']
+        _check_input(x, self.config.input_size)
+        if self.config.input_scale != 1: x = x * self.config.input_scale
         x = self.pool(self.lrn1(F.relu(self.conv1(x), inplace=True)))   # [B,96,55,55] -> [B,96,27,27]
         x = self.pool(self.lrn2(F.relu(self.conv2(x), inplace=True)))   # [B,256,27,27] -> [B,256,13,13]
         x = F.relu(self.conv3(x), inplace=True)                         # [B,384,13,13]
@@ -189,35 +203,35 @@ class AlexNet(nn.Module):
         return self.pool(F.relu(self.conv5(x), inplace=True))           # [B,256,13,13] -> [B,256,6,6]
 
 # %% ../nbs/04_model.ipynb #db2913b1
-def _torch_alpha(cfg:dict)->float:
+def _torch_alpha(cfg:AlexNetConfig)->float:
     "The config's LRN alpha in PyTorch's convention (multiplies the mean of the n squares)."
-    return cfg['lrn_alpha'] * cfg['lrn_n'] if cfg['lrn_alpha_on'] == 'sum' else cfg['lrn_alpha']
+    return cfg.lrn_alpha * cfg.lrn_n if cfg.lrn_alpha_on == 'sum' else cfg.lrn_alpha
 
-def _check_config(cfg:dict):
+def _check_config(cfg:AlexNetConfig):
     "Fail early, with the allowed values, on settings the net cannot honour."
-    if cfg['input_size'] not in (224, 227):
-        raise ValueError(f"input_size={cfg['input_size']}: use 224 (conv1 padded by 2) or 227 (no padding); both give 55x55 maps")
-    if cfg['lrn_alpha_on'] not in ('sum', 'mean'): raise ValueError(f"lrn_alpha_on={cfg['lrn_alpha_on']!r}: use 'sum' (paper as printed) or 'mean'")
-    if cfg['lrn_impl'] not in ('fast', 'torch', 'paper'): raise ValueError(f"lrn_impl={cfg['lrn_impl']!r}: use 'fast', 'torch' or 'paper'")
-    if cfg['lrn_groups'] not in (1, 2): raise ValueError(f"lrn_groups={cfg['lrn_groups']}: use 2 (within each tower, default) or 1 (across both)")
-    if not cfg['width'] > 0: raise ValueError(f"width={cfg['width']}: must be > 0 (1.0 is the paper's net)")
-    if not 0 <= cfg['dropout'] < 1: raise ValueError(f"dropout={cfg['dropout']}: must be in [0, 1)")
-    if cfg['init'] not in ('paper', 'kaiming'): raise ValueError(f"init={cfg['init']!r}: use 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in))")
-    if not cfg['input_scale'] > 0: raise ValueError(f"input_scale={cfg['input_scale']}: must be > 0 (1 is the paper's)")
-    if cfg['num_classes'] < 1: raise ValueError(f"num_classes={cfg['num_classes']}: must be >= 1")
+    if cfg.input_size not in (224, 227):
+        raise ValueError(f"input_size={cfg.input_size}: use 224 (conv1 padded by 2) or 227 (no padding); both give 55x55 maps")
+    if cfg.lrn_alpha_on not in ('sum', 'mean'): raise ValueError(f"lrn_alpha_on={cfg.lrn_alpha_on!r}: use 'sum' (paper as printed) or 'mean'")
+    if cfg.lrn_impl not in ('fast', 'torch', 'paper'): raise ValueError(f"lrn_impl={cfg.lrn_impl!r}: use 'fast', 'torch' or 'paper'")
+    if cfg.lrn_groups not in (1, 2): raise ValueError(f"lrn_groups={cfg.lrn_groups}: use 2 (within each tower, default) or 1 (across both)")
+    if not cfg.width > 0: raise ValueError(f"width={cfg.width}: must be > 0 (1.0 is the paper's net)")
+    if not 0 <= cfg.dropout < 1: raise ValueError(f"dropout={cfg.dropout}: must be in [0, 1)")
+    if cfg.init not in ('paper', 'kaiming'): raise ValueError(f"init={cfg.init!r}: use 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in))")
+    if not cfg.input_scale > 0: raise ValueError(f"input_scale={cfg.input_scale}: must be > 0 (1 is the paper's)")
+    if cfg.num_classes < 1: raise ValueError(f"num_classes={cfg.num_classes}: must be >= 1")
 
 def _check_input(x:torch.Tensor, size:int):
     "A clear error for images of the wrong shape (the fc6 size would fail later, less clearly)."
     if x.dim() != 4 or x.shape[1] != 3 or x.shape[-2:] != (size, size):
         raise ValueError(f"AlexNet expects images [B, 3, {size}, {size}] (input_size={size}), got {tuple(x.shape)}")
 
-def _init(model:nn.Module, cfg:dict):
+def _init(model:nn.Module, cfg:AlexNetConfig):
     "Initialise every `LAYERS` layer of `model` (or of its towers) as §5 says (or He et al.'s, with init='kaiming')."
     for name, m in model.named_modules():
         if name.split('.')[-1] in LAYERS:
-            if cfg.get('init', 'paper') == 'kaiming': nn.init.kaiming_normal_(m.weight, nonlinearity='linear' if name.endswith('fc8') else 'relu')
-            else: nn.init.normal_(m.weight, 0., cfg['init_std'])
-            nn.init.constant_(m.bias, cfg['hidden_bias'] if name.split('.')[-1] in BIAS_ONE else 0.)
+            if cfg.init == 'kaiming': nn.init.kaiming_normal_(m.weight, nonlinearity='linear' if name.endswith('fc8') else 'relu')
+            else: nn.init.normal_(m.weight, 0., cfg.init_std)
+            nn.init.constant_(m.bias, cfg.hidden_bias if name.split('.')[-1] in BIAS_ONE else 0.)
 
 def _dropout(h, p, training, masks, i):
     "Dropout on `h`; with `masks` given, multiply by `masks[i]` instead of drawing a new one."
@@ -234,7 +248,7 @@ def _masks(batch, f, p, generator, device):
 def embed(self:AlexNet, x:torch.Tensor, masks=None)->torch.Tensor:
     "fc7's activities after ReLU, before dropout: [B,4096] (the feature vectors of §6.1, Figure 4)."
     h = F.relu(self.fc6(torch.flatten(self.features(x), 1)))        # [B,4096]
-    h = _dropout(h, self.config['dropout'], self.training, masks, 0)
+    h = _dropout(h, self.config.dropout, self.training, masks, 0)
     return F.relu(self.fc7(h))                                       # [B,4096]
 
 @patch
@@ -242,12 +256,12 @@ def forward(self:AlexNet, x:torch.Tensor, # images [B,3,S,S], S = input_size
             masks:tuple|None=None, # optional (mask6, mask7) for fc6/fc7 dropout, from `dropout_masks` (tests)
            )->torch.Tensor:
     "Logits [B, num_classes]."
-    return self.fc8(_dropout(self.embed(x, masks), self.config['dropout'], self.training, masks, 1))
+    return self.fc8(_dropout(self.embed(x, masks), self.config.dropout, self.training, masks, 1))
 
 @patch
 def dropout_masks(self:AlexNet, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
     "Two dropout masks [B,4096] (values 0 or 1/(1-p)) to pass to `forward` so that two nets drop the same neurons."
-    return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
+    return _masks(batch, _channels(self.config.width)[1], self.config.dropout, generator, device)
 
 # %% ../nbs/04_model.ipynb #b8d7c24e
 def layer_shapes(model:nn.Module, # an AlexNet (or any net with named children)
@@ -298,21 +312,19 @@ class Tower(nn.Module):
 # %% ../nbs/04_model.ipynb #81a5debe
 class TwoTowerAlexNet(nn.Module):
     "Figure 2 literally: two towers (optionally on two devices) that meet only at conv3, fc6, fc7 and fc8."
-    def __init__(self, devices:tuple|None=None, # (device of tower 0, device of tower 1); None: leave on the CPU
-                 **kwargs, # the same settings as `AlexNet` (num_classes, input_size, lrn_*, width, dropout, init_std, hidden_bias)
+    def __init__(self, config:AlexNetConfig|None=None, # the settings, as `AlexNet`'s (default: the paper's net)
+                 devices:tuple|None=None, # (device of tower 0, device of tower 1); None: leave on the CPU
+                 **settings, # or some settings by name, over `config`'s, as for `AlexNet`
                 ):
         super().__init__()
-        self.config = {**_ALEXNET_DEFAULTS, **kwargs}
-        unknown = set(kwargs) - set(_ALEXNET_DEFAULTS)
-        if unknown: raise TypeError(f"TwoTowerAlexNet: unknown settings {sorted(unknown)}; it takes AlexNet's: {sorted(_ALEXNET_DEFAULTS)}")
-        _check_config(self.config)
-        cfg = self.config; n = cfg['num_classes']
+        self.config = cfg = _config(config, settings, 'TwoTowerAlexNet')
+        _check_config(cfg); n = cfg.num_classes
         if n < 2: raise ValueError(f"TwoTowerAlexNet: num_classes={n}; fc8 is split over the towers, so it needs >= 2")
-        c, f = _channels(cfg['width'])
+        c, f = _channels(cfg.width)
         half = tuple(ci // 2 for ci in c)
         self.splits = [n - n // 2, n // 2]                           # fc8 units per tower
-        self.towers = nn.ModuleList([Tower(half, f // 2, k, 2 if cfg['input_size'] == 224 else 0) for k in self.splits])
-        self.lrn1, self.lrn2 = [_lrn(cfg['lrn_impl'], cfg['lrn_n'], _torch_alpha(cfg), cfg['lrn_beta'], cfg['lrn_k']) for _ in range(2)]  # on one tower's maps
+        self.towers = nn.ModuleList([Tower(half, f // 2, k, 2 if cfg.input_size == 224 else 0) for k in self.splits])
+        self.lrn1, self.lrn2 = [_lrn(cfg.lrn_impl, cfg.lrn_n, _torch_alpha(cfg), cfg.lrn_beta, cfg.lrn_k) for _ in range(2)]  # on one tower's maps
         self.pool = nn.MaxPool2d(3, stride=2)
         _init(self, cfg)
         if devices is not None: self.place(*devices)
@@ -329,13 +341,13 @@ class TwoTowerAlexNet(nn.Module):
 
     def _norm(self, lrn:nn.Module, hs:list)->list:
         "LRN of each tower's maps: alone (lrn_groups=2, as on two GPUs) or, for lrn_groups=1, windows crossing the towers."
-        if self.config['lrn_groups'] == 2: return [lrn(h) for h in hs]
+        if self.config.lrn_groups == 2: return [lrn(h) for h in hs]
         return [lrn(c)[:, i * c.shape[1] // 2:(i + 1) * c.shape[1] // 2] for i, c in enumerate(self._cross(hs))]
 
     def features(self, x:torch.Tensor, cat:bool=True):
         "pool5 of both towers: [B,256,6,6] on tower 0's device (or the two [B,128,6,6] halves if not `cat`)."
-        _check_input(x, self.config['input_size'])
-        if self.config['input_scale'] != 1: x = x * self.config['input_scale']
+        _check_input(x, self.config.input_size)
+        if self.config.input_scale != 1: x = x * self.config.input_scale
         T = self.towers
         xs = [x.to(t.device) for t in T]                                                  # both towers see the WHOLE image
         h = [F.relu(t.conv1(xi), inplace=True) for t, xi in zip(T, xs)]                      # [B,48,55,55] each
@@ -347,8 +359,6 @@ class TwoTowerAlexNet(nn.Module):
         h = [self.pool(F.relu(t.conv5(hi), inplace=True)) for t, hi in zip(T, h)]            # [B,128,6,6]
         return self._cross(h)[0] if cat else h
 
-_ALEXNET_DEFAULTS = {k: v.default for k, v in __import__('inspect').signature(AlexNet.__init__).parameters.items() if k != 'self'}
-
 # %% ../nbs/04_model.ipynb #4ddca8e5
 @patch
 def _split_masks(self:TwoTowerAlexNet, masks):
@@ -359,7 +369,7 @@ def _split_masks(self:TwoTowerAlexNet, masks):
 @patch
 def _fc7(self:TwoTowerAlexNet, x, masks):
     "Per-tower fc7 activities after ReLU (before dropout)."
-    p, T, ms = self.config['dropout'], self.towers, self._split_masks(masks)
+    p, T, ms = self.config.dropout, self.towers, self._split_masks(masks)
     h = [torch.flatten(hi, 1) for hi in self.features(x, cat=False)]                  # [B,4608] each
     h = [_dropout(F.relu(t.fc6(hi)), p, self.training, m, 0) for t, hi, m in zip(T, self._cross(h), ms)]  # [B,2048]
     return [F.relu(t.fc7(hi)) for t, hi in zip(T, self._cross(h))], ms                # [B,2048] each
@@ -374,20 +384,20 @@ def forward(self:TwoTowerAlexNet, x:torch.Tensor, # images [B,3,S,S]
             masks:tuple|None=None, # optional full-width (mask6, mask7), as from `AlexNet.dropout_masks`
            )->torch.Tensor:
     "Logits [B, num_classes] on tower 0's device."
-    h, ms = self._fc7(x, masks); p = self.config['dropout']
+    h, ms = self._fc7(x, masks); p = self.config.dropout
     h = [_dropout(hi, p, self.training, m, 1) for hi, m in zip(h, ms)]
     return self._cross([t.fc8(hi) for t, hi in zip(self.towers, self._cross(h))])[0]  # [B,500] + [B,500]
 
 @patch
 def dropout_masks(self:TwoTowerAlexNet, batch:int, generator:torch.Generator|None=None, device=None)->tuple:
     "Full-width masks, as `AlexNet.dropout_masks`."
-    return _masks(batch, _channels(self.config['width'])[1], self.config['dropout'], generator, device)
+    return _masks(batch, _channels(self.config.width)[1], self.config.dropout, generator, device)
 
 # %% ../nbs/04_model.ipynb #07de3e93
 @patch(cls_method=True)
 def from_alexnet(cls:TwoTowerAlexNet, model:AlexNet, devices:tuple|None=None):
     "The two-tower net with exactly `model`'s weights (every layer split by output units)."
-    tt = cls(**model.config).to(model.conv1.weight.dtype)
+    tt = cls(model.config).to(model.conv1.weight.dtype)
     with torch.no_grad():
         for name in LAYERS:
             for p in ('weight', 'bias'):
@@ -400,7 +410,7 @@ def from_alexnet(cls:TwoTowerAlexNet, model:AlexNet, devices:tuple|None=None):
 @patch
 def to_alexnet(self:TwoTowerAlexNet)->AlexNet:
     "The single-device `AlexNet` with exactly these weights, on tower 0's device."
-    m = AlexNet(**self.config).to(self.towers[0].device, self.towers[0].conv1.weight.dtype)
+    m = AlexNet(self.config).to(self.towers[0].device, self.towers[0].conv1.weight.dtype)
     with torch.no_grad():
         for name in LAYERS:
             for p in ('weight', 'bias'):

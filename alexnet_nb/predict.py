@@ -29,7 +29,7 @@ class Predictor:
                  stats:str|Path|None=None, # statistics file (default: the one the run trained with)
                  device='cpu'): # torch device
         from alexnet_nb.evaluate import load_model, _resolve_stats
-        from alexnet_nb.augment import BatchAugment, CROP
+        from alexnet_nb.augment import BatchAugment
         from alexnet_nb.core import load_stats
         self.device = torch.device(device)
         self.model, ck = load_model(checkpoint, self.device)
@@ -40,7 +40,7 @@ class Predictor:
             raise UsageError(f"the checkpoint's class table has {len(self.wnids)} classes but the net has {K} outputs", checkpoint,
                              'use a checkpoint written by alexnet_train')
         self.stats = _resolve_stats(ck, stats, Path(ck['config'].get('data') or '.'))
-        size = self.model.config.get('input_size') or CROP                            # 224, or 227 (Caffe's convention)
+        size = self.model.config.input_size                                            # 224, or 227 (Caffe's convention)
         self.aug = BatchAugment(load_stats(self.stats)['mean_image'], size=size, device=self.device)
         self.epoch, self.checkpoint = ck.get('epoch'), Path(checkpoint)
 

@@ -3,7 +3,7 @@
 # %% ../nbs/06_train.ipynb #8ee947f9
 from __future__ import annotations
 import contextlib, io, json, math, os, random, re, signal, socket, subprocess, sys, time, types, typing, warnings
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 from typing import Literal
 import numpy as np
@@ -11,22 +11,24 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from .utils import (atomic_write, atomic_torch_save, sha256_file, progress, shared_dir, cli, AlexnetError, UsageError,
                               run_lock, EXIT_DATAERR)
+from .model import AlexNetConfig
 
 # %% auto #0
-__all__ = ['PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE', 'MODEL_KEYS', 'RESUME_KEYS',
-           'TrainConfig', 'make_config', 'check_config', 'PaperSGD', 'param_groups', 'make_optimizer', 'LRSchedule',
-           'topk_hits', 'parse_nodelist', 'dist_env', 'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path',
-           'list_checkpoints', 'safe_load', 'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints',
-           'load_latest', 'rng_state', 'set_rng_state', 'dropout_generator', 'dropout_masks', 'write_log',
-           'seed_reference', 'plot_curves', 'StopSignals', 'validate', 'load_stats_file', 'move_aside',
-           'resume_differences', 'NonFiniteLoss', 'flags_requested', 'write_checkpoint', 'atomic_write_json',
-           'setup_run', 'resume_state', 'save_checkpoint', 'train_epoch', 'end_epoch', 'train', 'settings_signature',
-           'main']
+__all__ = ['MODEL_FIXED', 'MODEL_FLAGS', 'PRESETS', 'CKPT_RE', 'CKPT_KEYS', 'LOG_COLUMNS', 'EXIT_PREEMPTED', 'EXIT_NONFINITE',
+           'RESUME_KEYS', 'TrainConfig', 'make_config', 'setting_fields', 'setting', 'check_config', 'PaperSGD',
+           'param_groups', 'make_optimizer', 'LRSchedule', 'topk_hits', 'parse_nodelist', 'dist_env',
+           'setup_distributed', 'reduce_sum', 'reduce_max', 'ckpt_path', 'list_checkpoints', 'safe_load',
+           'load_checkpoint', 'is_readable', 'scan_checkpoints', 'prune_checkpoints', 'load_latest', 'rng_state',
+           'set_rng_state', 'dropout_generator', 'dropout_masks', 'write_log', 'seed_reference', 'plot_curves',
+           'StopSignals', 'validate', 'load_stats_file', 'move_aside', 'resume_differences', 'NonFiniteLoss',
+           'flags_requested', 'write_checkpoint', 'atomic_write_json', 'setup_run', 'resume_state', 'save_checkpoint',
+           'train_epoch', 'end_epoch', 'train', 'settings_signature', 'main']
 
 # %% ../nbs/06_train.ipynb #2521ec06
 @dataclass
 class TrainConfig:
     "Every setting of a training run; the defaults are the paper's (§5)."
+    __delwrap__ = AlexNetConfig    # docments (the command line's help) reads the model flags' comments there
     data: str = 'data/pre'         # preprocessed root (`alexnet_preprocess` output): train/, val/, classes.csv
     stats: str|None = None         # statistics file (`alexnet_stats`); None: DATA/stats.pt
     classes: str|None = None       # class table; None: DATA/classes.csv
@@ -52,17 +54,7 @@ class TrainConfig:
     channels_last: bool = False    # CUDA: NHWC memory format, faster convolutions with tensor cores
     compile: bool = False          # torch.compile the model
     deterministic: bool = False    # torch.use_deterministic_algorithms (CPU runs are deterministic anyway)
-    width: float = 1.0             # model: channel multiplier (1.0 is the paper's net)
-    dropout: float = 0.5           # model: §4.2 dropout probability
-    lrn_alpha: float|None = None   # model: §3.3's alpha, read as `lrn_alpha_on` says (None: the model's, 1e-4)
-    lrn_alpha_on: Literal['sum', 'mean']|None = None  # model: 'sum': k + alpha*sum(a^2), §3.3 as printed; 'mean': k + (alpha/n)*sum(a^2), cuda-convnet/Caffe (None: 'sum')
-    lrn_groups: Literal[1, 2]|None = None  # model: 2: LRN within each tower's maps, as on the two GPUs; 1: across all maps, Caffe (None: 2)
-    lrn_impl: Literal['fast', 'torch', 'paper']|None = None  # model: LRN implementation (None: the model's, 'fast')
-    input_size: Literal[224, 227]|None = None  # model and loader: 224 (§4.1's patches, conv1 padded by 2) or 227 (Caffe, no padding) (None: 224)
-    init_std: float|None = None    # model: std of the initial weights (None: the model's, §5's 0.01)
-    hidden_bias: float|None = None # model: initial bias of conv2/4/5, fc6/7 (None: the model's, §5's 1)
-    init: Literal['paper', 'kaiming']|None = None  # model: 'paper' (§5's N(0, init_std)) or 'kaiming' (N(0, 2/fan_in), demo only); None: the model's, 'paper'
-    input_scale: float|None = None # model: multiply the input pixels by this before conv1 (None: the model's, 1)
+    model: AlexNetConfig = field(default_factory=AlexNetConfig)  # the net's settings (`04_model`); each in MODEL_FLAGS is a flag of its own (--width, --lrn-groups, ...)
     ckpt_minutes: float = 30.0     # also checkpoint mid-epoch every this many minutes (0: never)
     ckpt_every_steps: int = 0      # also checkpoint every this many steps (0: never; tests use it)
     keep: int = 3                  # keep the last K readable step/epoch checkpoints (plus best.pt); unreadable files are never counted nor deleted
@@ -72,6 +64,9 @@ class TrainConfig:
     allow_stats_mismatch: bool = False  # use a statistics file computed from another manifest than DATA/manifest.csv
     shuffle_labels: bool = False   # control experiment: permute training labels (must give chance accuracy)
     preset: Literal['paper', 'demo'] = 'paper'  # the preset these settings started from (recorded in config.json)
+
+MODEL_FIXED = ('num_classes', 'lrn_k', 'lrn_n', 'lrn_beta')   # model settings that are no flags: the class table gives num_classes; §3.3's constants
+MODEL_FLAGS = tuple(f.name for f in fields(AlexNetConfig) if f.name not in MODEL_FIXED)
 
 # %% ../nbs/06_train.ipynb #da883033
 PRESETS = {
@@ -85,15 +80,24 @@ def make_config(preset:str='paper', # a key of `PRESETS`
                 **overrides): # settings that win over the preset; None values are ignored
     "The `TrainConfig` for `preset` with `overrides` applied, paths filled in and values checked."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    names = {f.name for f in fields(TrainConfig)}
-    bad = set(overrides) - names
+    bad = set(overrides) - {f.name for f in fields(TrainConfig)} - set(MODEL_FLAGS)
     if bad: raise ValueError(f"unknown settings {sorted(bad)}")
     kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}, 'preset': preset}
-    c = TrainConfig(**kw)
+    model = {k: kw.pop(k) for k in MODEL_FLAGS if k in kw}               # flat model settings go into `model`
+    c = TrainConfig(**kw); c.model = replace(c.model, **model)
     if c.stats is None: c.stats = str(Path(c.data)/'stats.pt')
     if c.classes is None: c.classes = str(Path(c.data)/'classes.csv')
     if c.val_batch_size is None: c.val_batch_size = c.batch_size
     return check_config(c)
+
+def setting_fields()->list:
+    "(name, type) of every setting as the command line names it: `TrainConfig`'s fields, with `model` spread into `MODEL_FLAGS`."
+    th, mh = typing.get_type_hints(TrainConfig), typing.get_type_hints(AlexNetConfig)
+    return [x for f in fields(TrainConfig) for x in ([(k, mh[k]) for k in MODEL_FLAGS] if f.name == 'model' else [(f.name, th[f.name])])]
+
+def setting(c:TrainConfig, name:str):
+    "The value of setting `name` (a field of `c`, or of `c.model` for a model flag)."
+    return getattr(c.model if name in MODEL_FLAGS else c, name)
 
 # %% ../nbs/06_train.ipynb #a11ce001
 _LIMITS = dict(epochs='>= 1', batch_size='>= 1', val_batch_size='>= 1', lr='> 0', momentum='[0, 1)', weight_decay='>= 0',
@@ -111,20 +115,19 @@ def _within(v, spec:str)->bool:
     op, x = spec.split()
     return v >= float(x) if op == '>=' else v > float(x)
 
-def _choices(name:str)->tuple|None:
-    "The values a `Literal` field of `TrainConfig` allows, or None."
-    t = typing.get_type_hints(TrainConfig)[name]
+def _choices(t)->tuple|None:
+    "The values a `Literal` type (or `Literal[...]|None`) allows, or None."
     return next((typing.get_args(a) for a in (t, *typing.get_args(t)) if typing.get_origin(a) is Literal), None)
 
 def check_config(c:TrainConfig)->TrainConfig:
     "Raise `UsageError` naming the flag of the first setting out of range or not among its choices; returns `c`."
-    for f in fields(c):
-        v, flag = getattr(c, f.name), '--' + f.name.replace('_', '-')
+    for name, t in setting_fields():
+        v, flag = setting(c, name), '--' + name.replace('_', '-')
         if v is None: continue
-        ch = _choices(f.name)
+        ch = _choices(t)
         if ch is not None and v not in ch: raise UsageError(f'{flag} {v!r} is not a choice', todo=f"use {' or '.join(map(repr, ch))}")
-        if f.name in _LIMITS and not _within(v, _LIMITS[f.name]):
-            raise UsageError(f'{flag} {v!r} is out of range', todo=f'give a number {_LIMITS[f.name]}')
+        if name in _LIMITS and not _within(v, _LIMITS[name]):
+            raise UsageError(f'{flag} {v!r} is out of range', todo=f'give a number {_LIMITS[name]}')
     if c.restart and c.resume not in ('auto', 'never'):
         raise UsageError(f'--restart starts again but --resume {c.resume} continues', todo='give one of the two')
     return c
@@ -477,14 +480,10 @@ def _classes_table(path):
     except Exception as ex: raise UsageError(f'cannot read the class table: {_reason(ex)}', path, 'rebuild it with alexnet_labels, or pass --classes PATH') from None
     return dict(wnid=[str(w) for w in df['wnid']], words=[str(w) for w in df['words']])
 
-MODEL_KEYS = ('lrn_alpha', 'lrn_alpha_on', 'lrn_groups', 'lrn_impl', 'input_size', 'init_std', 'hidden_bias', 'init', 'input_scale')
-
 def _build_model(cfg:TrainConfig, n_classes:int)->nn.Module:
+    "The net `cfg.model` describes, with `n_classes` outputs (the class table's)."
     from alexnet_nb.model import AlexNet
-    kw = dict(num_classes=n_classes, width=cfg.width, dropout=cfg.dropout)
-    for k in MODEL_KEYS:
-        if getattr(cfg, k) is not None: kw[k] = getattr(cfg, k)
-    return AlexNet(**kw)
+    return AlexNet(cfg.model, num_classes=n_classes)
 
 def _loaders(cfg:TrainConfig, env:dict, device, crop:int=224):
     from alexnet_nb.augment import Loader
@@ -677,11 +676,11 @@ def setup_run(cfg:TrainConfig, # the settings (`make_config`)
     r.opt = make_optimizer(r.model, cfg)
     r.sched = LRSchedule(r.opt, cfg)
     inputs = _inputs(cfg)
-    r.conf = {**asdict(cfg), 'model': dict(r.model.config), 'world_size': r.world, 'inputs': inputs}
+    r.conf = {**asdict(cfg), 'model': asdict(r.model.config), 'world_size': r.world, 'inputs': inputs}   # model: with num_classes
     r.stats_ref = inputs['stats']
     ck, ck_path = _start_state(cfg, r.run_dir, r.rank)
     changes = [] if ck is None else _check_resume(ck, ck_path, r.conf, cfg.allow_changes)
-    r.train_dl, r.val_dl = _loaders(cfg, env, device, r.model.config['input_size'])
+    r.train_dl, r.val_dl = _loaders(cfg, env, device, r.model.config.input_size)
     r.steps = len(r.train_dl)
     if r.steps == 0: raise UsageError(f'the training split has fewer images than one global batch ({cfg.batch_size})', cfg.data, 'lower --batch-size')
     r.epoch, r.step, r.hist, r.best = 1, 0, [], None
@@ -828,11 +827,10 @@ def _finish(r:types.SimpleNamespace, sig:StopSignals)->dict:
 
 # %% ../nbs/06_train.ipynb #9d13703d
 def settings_signature(f):
-    "Give `f(**settings)` `TrainConfig`'s fields as its parameters (their types and comments, via docments' `__delwrap__`), each defaulting to None: the preset's value."
+    "Give `f(**settings)` the settings (`setting_fields`) as its parameters (types, and comments via docments' `__delwrap__`), each defaulting to None: the preset's value."
     import inspect
-    hints = typing.get_type_hints(TrainConfig)
-    ps = [inspect.Parameter(x.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[x.name], default=x.default if x.name == 'preset' else None)
-          for x in fields(TrainConfig)]
+    ps = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=TrainConfig.preset if n == 'preset' else None)
+          for n, t in setting_fields()]
     f.__signature__, f.__annotations__, f.__delwrap__ = inspect.Signature(ps), {p.name: p.annotation for p in ps}, TrainConfig
     return f
 

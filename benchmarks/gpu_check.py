@@ -16,6 +16,7 @@ Steps (each a subprocess with its own time limit, so one failure or hang does no
     benchmarks/gpu_check.sh [--dry-run] [--out DIR] [--budget SECONDS]
 """
 import argparse, json, os, platform, subprocess, sys, tempfile, time
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -114,7 +115,7 @@ def step_two_tower(a, sz, dev):
     import torch
     from alexnet_nb.model import AlexNet, TwoTowerAlexNet
     torch.manual_seed(0)
-    single = AlexNet(1000, width=sz['width']).to(dev)
+    single = AlexNet(num_classes=1000, width=sz['width']).to(dev)
     tt = TwoTowerAlexNet.from_alexnet(single, devices=(dev, dev))
     x = torch.randn(sz['batch'], 3, 224, 224, device=dev); y = torch.randint(0, 1000, (sz['batch'],), device=dev)
     with torch.no_grad(): d = (single.eval()(x) - tt.eval()(x)).abs().max().item()
@@ -137,7 +138,7 @@ def step_evaluate(a, sz, dev):
     root = Path(a.work) / 'toy'; ck = Path(a.work) / 'ck.pt'
     torch.manual_seed(0); net = AlexNet(num_classes=10, width=sz['width'])
     cl = pd.read_csv(root / 'classes.csv')
-    torch.save(dict(model=net.state_dict(), config=dict(model=net.config, data=str(root)),
+    torch.save(dict(model=net.state_dict(), config=dict(model=asdict(net.config), data=str(root)),
                     classes=dict(wnid=cl.wnid.tolist(), words=cl.words.tolist()),
                     stats=dict(path=str(root / 'stats.pt'), sha256=sha256_file(root / 'stats.pt'))), ck)
     res = {}

@@ -38,7 +38,7 @@ def make_step(cfg, batch, width, classes=1000, dev='cuda'):
     from alexnet_nb.model import AlexNet
     from alexnet_nb.train import PaperSGD, param_groups, dropout_masks, dropout_generator
     torch.manual_seed(0)
-    model = AlexNet(classes, width=width).to(dev)
+    model = AlexNet(num_classes=classes, width=width).to(dev)
     if cfg['channels_last']: model = model.to(memory_format=torch.channels_last)
     opt = PaperSGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9)
     net = torch.compile(model) if cfg['compile'] else model

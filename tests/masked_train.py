@@ -29,7 +29,7 @@ def recorded(model, batch, gen, device):
 
 
 def forced(model, batch, gen, device):
-    r, w = rank_world(); p, f = model.config['dropout'], model.fc6.out_features
+    r, w = rank_world(); p, f = model.config.dropout, model.fc6.out_features
     g = torch.Generator().manual_seed(len(calls)); calls.append(None)
     full = [torch.empty(batch * w, f).bernoulli_(1 - p, generator=g).div_(1 - p) for _ in range(2)]
     return tuple(m[r * batch:(r + 1) * batch].to(device) for m in full)
