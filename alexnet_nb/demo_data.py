@@ -59,7 +59,7 @@ def _rgb(h, s, v, a=255):
 def _palette(rng, hue):
     "Main hue, saturation and value of one object: the family's hue with jitter, or any hue."
     if hue is None: return rng.random(), rng.uniform(0, 0.25), rng.uniform(0.75, 1.0)
-    if rng.random() < 1/3: return rng.random(), rng.uniform(0.4, 1), rng.uniform(0.5, 1)
+    if rng.random() < 1/8: return rng.random(), rng.uniform(0.4, 1), rng.uniform(0.5, 1)
     return hue + rng.normal(0, 0.04), rng.uniform(0.55, 1), rng.uniform(0.55, 1)
 
 def _tile(S): return Image.new('RGBA', (S, S), (0, 0, 0, 0))
@@ -262,7 +262,7 @@ def _background(rng, W, H):
 def _clutter(rng, img):
     "A few lines, boxes and ellipses of random colour that belong to no class."
     d = ImageDraw.Draw(img); W, H = img.size; m = min(W, H)
-    for _ in range(int(rng.integers(0, 7))):
+    for _ in range(int(rng.integers(0, 4))):
         col = tuple(int(c) for c in rng.integers(0, 256, 3)); x, y = rng.uniform(0, W), rng.uniform(0, H)
         a, b = rng.uniform(0.03, 0.2)*m, rng.uniform(0.03, 0.2)*m; k = rng.integers(0, 3)
         if k == 0: d.line([(x, y), (x + rng.uniform(-3, 3)*a, y + rng.uniform(-3, 3)*b)], fill=col, width=int(rng.integers(1, 6)))
@@ -282,7 +282,7 @@ def _render(label:int, # index into CLASSES
     W, H = _size(rng); img = _background(rng, W, H); _clutter(rng, img)
     k = int(rng.integers(1, MULTI.get(fam, 1) + 1)); boxes = []
     for _ in range(k):
-        S = max(24, int(min(W, H)*rng.uniform(0.45, 0.9)/math.sqrt(k)))
+        S = max(24, int(min(W, H)*rng.uniform(0.55, 0.9)/math.sqrt(k)))
         t = FAMILIES[fam](rng, S, hue)
         if rng.random() < 0.5 and fam not in ('church', 'volcano'): t = t.transpose(Image.FLIP_LEFT_RIGHT)
         t = t.rotate(rng.uniform(-rot, rot), resample=Image.BILINEAR, expand=True)

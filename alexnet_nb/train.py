@@ -72,7 +72,7 @@ MODEL_FLAGS = tuple(f.name for f in fields(AlexNetConfig) if f.name not in MODEL
 PRESETS = {
     'paper': {},
     # 10-class demo ImageNet on 2 CPU cores; the reasons are in the notebook's demo section.
-    'demo': dict(width=0.125, init='kaiming', input_scale=1/64, hidden_bias=0., epochs=36, batch_size=32, lr=0.01,
+    'demo': dict(width=0.125, init='kaiming', input_scale=1/64, hidden_bias=0.1, epochs=36, batch_size=32, lr=0.01,
                  schedule='step', step_every=27, max_drops=1, patience=2, ckpt_minutes=5.0, keep=2, workers=1),
 }
 

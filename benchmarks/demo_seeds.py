@@ -15,7 +15,7 @@ Target (issue 13): final top-1 >= 75 % for every seed, spread (max - min) <= 6 p
 labels <= 20 % for every seed. Exit status 0 whether or not the target is met (the table says).
 
 Usage: python benchmarks/demo_seeds.py [--work DIR] [--seeds 0 1 2 3 4] [--shuffled-seeds 0 1 2 3 4]
-       [--jobs 1] [--no-publish] [-- extra alexnet_train flags]
+       [--jobs 1] [--no-publish] [--note TEXT] [--out FILE] [-- extra alexnet_train flags]
 """
 import argparse, csv, datetime, json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
@@ -108,12 +108,12 @@ def markdown(rows:list, v:dict, meta:dict)->str:
     head = ['seed', 'labels', 'epochs', 'final top-1 %', 'final top-5 %', 'best top-1 %', 'best epoch', 'final train top-1 err %', 'train time s']
     out = [f"Demo preset over seeds (`benchmarks/demo_seeds.py`), {meta['date']}, on {meta['machine']}.",
            f"Commit {meta['commit']}, torch {meta['torch']}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, up to {meta['jobs']} run(s) at a time (train times follow the machine's load), extra train flags: {meta['extra'] or 'none'}; "
-           f"validation: {meta['val_n']} centre-cropped images.", '',
+           f"validation: {meta['val_n']} centre-cropped images." + (f"\n{meta['note']}" if meta.get('note') else ''), '',
            '| ' + ' | '.join(head) + ' |', '|' + '---|'*len(head)]
     out += ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows]
     if meta.get('missing'): out += ['', f"Not finished when this table was written: {meta['missing']}."]
     out += ['', f"True labels: final top-1 min {v['min']} %, max {v['max']} %, mean {v['mean']} %, spread {v['spread']} points; "
-                f"shuffled labels: max {v['shuffled_max']} %.",
+                + (f"shuffled labels: max {v['shuffled_max']} %." if v['shuffled_max'] is not None else "shuffled labels: not run."),
             f"Target (top-1 >= {TARGET['min_top1']:g} % each, spread <= {TARGET['max_spread']:g}, shuffled <= {TARGET['max_shuffled']:g} % each): "
             f"{'NOT met' if v['fails'] else 'met' if v['meets_target'] and not meta.get('missing') else 'not judged yet: runs are missing'}.", '']
     return '\n'.join(out)
@@ -130,6 +130,8 @@ def main(argv=None):
     ap.add_argument('--jobs', type=int, default=1, help='training runs at a time (1 on a 2-core machine)')
     ap.add_argument('--no-publish', action='store_true', help='do not copy the table to benchmarks/demo_seeds.md')
     ap.add_argument('--collect', action='store_true', help='train nothing: tabulate the runs that have finished (the others are listed as missing)')
+    ap.add_argument('--note', default='', help='a line printed under the table\'s header (e.g. what the runs were made with)')
+    ap.add_argument('--out', default=None, help='also copy the table to this file (e.g. benchmarks/demo_seeds_bias0.md)')
     ap.add_argument('extra', nargs='*', help='after --: extra alexnet_train flags (e.g. -- --epochs 40)')
     a = ap.parse_args(argv)
     for exe in ('alexnet_demo_data', 'alexnet_preprocess', 'alexnet_labels', 'alexnet_stats', 'alexnet_train'):
@@ -147,7 +149,7 @@ def main(argv=None):
     try: val_n = sum(1 for r in csv.DictReader(open(work/'data'/'manifest.csv')) if r.get('split') == 'val' and r.get('status') != 'failed')
     except (OSError, KeyError): val_n = '?'
     meta = dict(date=datetime.date.today().isoformat(), machine=machine(), commit=git_commit(), torch=torch.__version__,
-                extra=' '.join(a.extra), val_n=val_n, jobs=a.jobs, missing=', '.join(missing))
+                extra=' '.join(a.extra), note=a.note, val_n=val_n, jobs=a.jobs, missing=', '.join(missing))
     v = verdict(rows)
     stem = RESULTS/f"demo_seeds_{datetime.datetime.now().strftime('%Y-%m-%d_%H%M%S')}"
     with open(stem.with_suffix('.csv'), 'w', newline='') as f:
@@ -156,6 +158,7 @@ def main(argv=None):
     md = markdown(rows, v, meta)
     stem.with_suffix('.md').write_text(md)
     if not a.no_publish: (HERE/'demo_seeds.md').write_text(md)
+    if a.out: Path(a.out).write_text(md)
     print(md); print(f"wrote {stem}.csv, {stem}.md" + ('' if a.no_publish else f" and {HERE/'demo_seeds.md'}") + f" in {time.time() - t0:.0f} s")
     return 0
 

@@ -251,9 +251,10 @@ def demo_run(root, d, *extra):
 
 
 @pytest.mark.slow
-def test_demo_preset_reaches_60_percent(demo_root, tmp_path):
+def test_demo_preset_reaches_75_percent(demo_root, tmp_path):
+    # Issue 13's target for every seed; benchmarks/demo_seeds.md holds the seeds' final accuracies (this is seed 0).
     m, out = demo_run(demo_root, tmp_path / 'run')
-    assert m['val_top1_acc'] >= 0.60, m
+    assert m['val_top1_acc'] >= 0.75, m
     assert 'Validation top-1 accuracy' in out and 'best checkpoint' in out
 
 
