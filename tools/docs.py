@@ -48,7 +48,7 @@ def skipped(flags:set):
     return no_eval
 
 def execute(job:tuple, flags:set) -> tuple[bool, float]:
-    "Run notebook `fn` as `nbdev_test` does, its show_doc cells included; write it with outputs to `out`."
+    "Run notebook `fn` (`job` is `(fn, out)`) as `nbdev_test` does, show_doc cells included; write it with outputs to `out`."
     (fn, out), _ = job, os.environ.update(IN_TEST='1')
     nb, t0 = read_nb(fn), time.time()
     NBProcessor(nb=nb, procs=[FrontmatterProc, add_show_docs], rm_directives=False).process()
@@ -119,6 +119,7 @@ def render(cfg, executed:Path, out:Path) -> int:
                              git_url=cfg.get('git_url', ''), branch=cfg.get('branch', 'main')))
         html, _ = ex.from_notebook_node(p['nb'], resources=res)
         html = html.replace(f'href="{site_url}', f'href="{root}')                 # nbdev's doc links: to this copy
+        html = re.sub(r'((?:id="|href="[^"#:]*#))([^"]+)"', lambda m: m[1] + m[2].lower() + '"', html)   # ids as pandoc's: lower case
         html = re.sub(r'href="([^":#]+\.ipynb)', lambda m: f'href="{root}{links.get(Path(m[1]).name, m[1])}', html)
         (tmp/p['href']).parent.mkdir(parents=True, exist_ok=True)
         (tmp/p['href']).write_text(html, encoding='utf-8')
