@@ -42,7 +42,8 @@ demo: install  ## install, then run the whole pipeline on the embedded demo Imag
 	@echo "Demo finished. Outputs: $(DEMO)/data (images, manifest.csv, classes.csv, stats.pt), $(DEMO)/run (checkpoints, log.csv, curves.png), $(DEMO)/eval (results.md, figures)"
 
 # ---- every check CI runs -------------------------------------------------------------------------
-test: install-dev check-sync nbtest docs pytest  ## every check CI runs
+# `make docs` is also the notebooks' test run: each notebook executes once, as nbdev_test runs it.
+test: install-dev check-sync docs pytest  ## every check CI runs
 	@echo "All checks passed."
 
 # Compares the work tree before and after nbdev_export + nbdev_clean, so uncommitted notebook edits
@@ -58,7 +59,7 @@ check-sync:  ## the notebooks and the package are in sync, notebooks clean, READ
 	  diff build/.sync-before build/.sync-after | sed -n 's/^[<>] [0-9a-f]*  /  /p' | sort -u; exit 1; fi
 	$(BIN)/python tools/make_readme.py --check
 
-nbtest:  ## run every notebook as a test (nbdev_test; fast cells only)
+nbtest:  ## run every notebook as a test with nbdev_test (fast cells only; `make docs` runs them the same way)
 	@echo "==> notebooks as tests (nbdev_test, default flags: fast cells only)"
 	$(BIN)/nbdev_test
 
@@ -68,8 +69,9 @@ pytest:  ## the process-level tests in tests/ (CLIs, kill and resume, DDP, SLURM
 
 # DOCS_ARGS="--flags slow" also runs the slow cells (their figures) into the site.
 DOCS_ARGS ?=
-docs: install-dev  ## render the documentation site into docs/ (DOCS_ARGS="--flags slow" for the slow cells too)
-	$(BIN)/python tools/build_docs.py $(DOCS_ARGS)
+docs: install-dev  ## run every notebook once as a test (as nbdev_test does) and render the site into docs/ (DOCS_ARGS="--flags slow" for the slow cells too)
+	@echo "==> notebooks as tests (as nbdev_test runs them), then the site from the executed notebooks"
+	$(BIN)/python tools/docs.py $(DOCS_ARGS)
 
 readme:  ## write README.md from nbs/index.ipynb
 	$(BIN)/python tools/make_readme.py

@@ -10,8 +10,8 @@ before the build, the home page also shows the demo's figures, results table and
 page says the demo has not been run. Screenshots of the home page and a module page go to
 `build/screenshots/`.
 
-`docs/` is built with `tools/build_docs.py` first when it is missing or older than a notebook
-(`make test` runs `make docs` before pytest, so normally it is fresh). Set `ALEXNET_DOCS_REBUILD=1` to rebuild it anyway.
+`docs/` is built with `tools/docs.py` first when it is missing or older than a notebook
+(`make test` runs `make docs`, which is also the notebooks' test run, before pytest, so normally it is fresh). Set `ALEXNET_DOCS_REBUILD=1` to rebuild it anyway.
 Where no Chromium is installed the tests skip, saying so.
 """
 from __future__ import annotations
@@ -22,7 +22,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
-import build_docs as bd                                   # noqa: E402  (notebook list, front matter, page names)
+import docs as dt                                         # noqa: E402  (the notebooks' order, execution, processing)
+from nbdev.config import get_config                       # noqa: E402
+from nbdev.frontmatter import FrontmatterProc             # noqa: E402
+from nbdev.process import NBProcessor                     # noqa: E402
 
 SHOTS = ROOT/'build'/'screenshots'
 DEMO_RESULTS = ROOT/'demo'/'eval'/'results.md'                 # written by the last step of `make demo`
@@ -37,13 +40,10 @@ def find_browser() -> str|None:
 
 def expected_pages() -> list[dict]:
     "One entry per notebook in nbs/: the page it must become and the title it must show."
-    from execnb.nbio import read_nb
-    cfg = bd.get_cfg()
-    res = []
-    for rel in bd.list_notebooks(cfg.nbs_path):
-        nb = read_nb(cfg.nbs_path/rel)
-        fm = bd.frontmatter(nb)
-        res.append(dict(nb=rel.as_posix(), href=bd.page_name(rel, fm), title=str(fm.get('title') or rel.stem)))
+    cfg, res = get_config(), []
+    for fn in dt.notebooks(cfg):
+        fm = NBProcessor(fn, procs=FrontmatterProc, process=True).nb.frontmatter_     # as nbdev reads it
+        res.append(dict(nb=fn.relative_to(cfg.nbs_path).as_posix(), href=fm['output-file'], title=str(fm.get('title', fn.stem))))
     return res
 
 PAGES = expected_pages()
@@ -154,16 +154,16 @@ class Browser:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def site() -> Path:
-    cfg = bd.get_cfg()
+    cfg = get_config()
     docs = cfg.doc_path
     index = docs/'index.html'
     stale = not index.exists() or any(not (docs/p['href']).exists() or
                                       (cfg.nbs_path/p['nb']).stat().st_mtime > index.stat().st_mtime for p in PAGES)
     if index.exists() and DEMO_RESULTS.exists() and DEMO_RESULTS.stat().st_mtime > index.stat().st_mtime: stale = True   # the demo ran since
-    if stale: print('docs/ is missing or older than nbs/: building it with tools/build_docs.py')
+    if stale: print('docs/ is missing or older than nbs/: building it with tools/docs.py')
     if os.environ.get('ALEXNET_DOCS_REBUILD') == '1' or stale:
-        r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py')], cwd=ROOT, capture_output=True, text=True)
-        assert r.returncode == 0, f'tools/build_docs.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}'
+        r = subprocess.run([sys.executable, str(ROOT/'tools'/'docs.py')], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f'tools/docs.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}'
     return docs
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -303,7 +303,7 @@ def test_internal_links_resolve(loaded):
             target = href if not path else os.path.normpath(base + path).replace(os.sep, '/')
             if target.endswith('/'): target += 'index.html'
             if target not in ids:
-                if not (bd.get_cfg().doc_path/target).exists(): bad.append(f'{href}: {link} (no such file)')
+                if not (get_config().doc_path/target).exists(): bad.append(f'{href}: {link} (no such file)')
             elif frag and frag not in ids[target]: sections.append(f'{href}: {link}')
     assert not bad, 'broken links:\n' + '\n'.join(bad)
     if sections:   # e.g. nbdev links a private `_name` in backticks, which has no show_doc section
@@ -321,38 +321,59 @@ def test_screenshots(loaded):
         assert f.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 # --------------------------------------------------------------------------------------------
-# the renderer and the README tool, without a browser (fast)
+# the executor, the processing and the README tool, without a browser (fast)
 # --------------------------------------------------------------------------------------------
+def _nb(path:Path, *cells) -> Path:
+    "A notebook at `path` with the given (cell_type, source[, outputs]) cells."
+    import nbformat
+    mk = {'raw': nbformat.v4.new_raw_cell, 'markdown': nbformat.v4.new_markdown_cell, 'code': nbformat.v4.new_code_cell}
+    nb = nbformat.v4.new_notebook(cells=[mk[c[0]](c[1], **({'outputs': c[2]} if len(c) > 2 else {})) for c in cells])
+    nb.metadata['kernelspec'] = {'name': 'python3', 'language': 'python', 'display_name': 'Python 3'}
+    nbformat.write(nb, path)
+    return path
+
+def test_executor_skips_exactly_what_nbdev_test_skips(tmp_path):
+    "tools/docs.py runs a notebook's cells as nbdev_test does: `tst_flags` cells, `eval: false` and `nbdev_export()` skipped, an error fails it."
+    from nbdev.test import test_nb
+    from execnb.nbio import read_nb
+    boom = "raise Exception('{} ran')"
+    fn = _nb(tmp_path/'t.ipynb', ('raw', '---\ntitle: T\n---'), ('code', 'x = 1'), ('code', '#| slow\n' + boom.format('slow')),
+             ('code', '#| cuda\n' + boom.format('cuda')), ('code', '#| eval: false\n' + boom.format('eval')),
+             ('code', 'def nbdev_export(): raise Exception()\nnbdev_export()'), ('code', 'print(x + 1)'))
+    flags = set(get_config().tst_flags.split())
+    assert test_nb(fn, skip_flags=flags)[0] and dt.execute((fn, tmp_path/'out.ipynb'), flags=flags)[0]
+    assert read_nb(tmp_path/'out.ipynb').cells[-1].outputs[0]['text'] == ['2\n']       # executed, outputs kept
+    for run_anyway in ('slow', 'cuda'):                                                    # `--flags slow`: both fail
+        assert not test_nb(fn, skip_flags=flags, force_flags=[run_anyway], showerr=False)[0]
+        assert not dt.execute((fn, tmp_path/'out.ipynb'), flags=flags - {run_anyway})[0]
+
 SHOW_DOC_MD = ('---\n\n[source](https://github.com/a/b/blob/main/m.py#L1){target="_blank" style="float:right; '
-               'font-size:smaller"}\n\n### f\n\n```python\ndef f(\n    x:int, # what it is\n):\n```\n\n*Do $a_i$.*')
+               'font-size:smaller"}\n\n### f\n\n*Do $a_i$.*')
 
-def test_renderer_removes_known_artefacts():
-    "Front matter, `#|` lines, `{target=\"_blank\"}` and `echo: false` inputs do not reach the page."
-    from execnb.nbio import dict2nb
-    nb = dict2nb({'cells': [
-        {'cell_type': 'markdown', 'metadata': {}, 'source': '---\ntitle: T\ndescription: a: b\noutput-file: t.html\n---'},
-        {'cell_type': 'code', 'metadata': {}, 'outputs': [], 'execution_count': None,
-         'source': '#| echo: false\n#| output: asis\nshow_doc(f)'}], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5})
-    assert 'not valid YAML' in bd.fix_frontmatter(nb)                     # repaired, and said so
-    assert nb.cells[0].cell_type == 'raw' and bd.frontmatter(nb) == {'title': 'T', 'description': 'a: b', 'output-file': 't.html'}
-    cell = {'cell_type': 'code', 'metadata': {}, 'source': '#| echo: false\n#| output: asis\nshow_doc(f)',
-            'outputs': [{'output_type': 'execute_result', 'metadata': {}, 'data': {'text/markdown': SHOW_DOC_MD, 'text/plain': 'f'}}]}
-    h = bd.render_cell(cell, 'python', bd.Figures(Path(tempfile.mkdtemp()), 'x.html'))
-    assert '#|' not in h and 'show_doc(f)' not in h and '{target' not in h
-    assert 'class="source-link" target="_blank"' in h and 'output markdown showdoc' in h and '$a_i$' in h
-    opts, code = bd.cell_options('#| code-fold: show\n#| code-summary: "Exported source"\nx = 1\n#| hide_line\ny = 2')
-    assert opts == {'code-fold': 'show', 'code-summary': 'Exported source', 'hide_line': 'true'} and code == 'x = 1\ny = 2'
+def test_prepare_applies_cell_options(tmp_path):
+    "Front matter read by nbdev and not shown; `echo: false`, `include: false`, `output: false|asis` applied; pandoc attributes gone."
+    from execnb.nbio import read_nb
+    import nbformat
+    out = lambda t: [nbformat.v4.new_output('stream', name='stdout', text=t)]
+    fn = _nb(tmp_path/'01_thing.ipynb', ('raw', '---\ntitle: A thing\ndescription: "a: b"\n---'),
+             ('markdown', '## Part {#part}\nSee [x](y.html){target="_blank"}.'),
+             ('code', '#| echo: false\n#| output: asis\nprint(md)', out(SHOW_DOC_MD)), ('code', '#| include: false\nsecret = 1'),
+             ('code', '#| output: false\nnoisy()', out('noise')), ('code', 'shown = 1'))
+    nb = read_nb(fn)
+    assert dt.prepare(nb) == {'title': 'A thing', 'description': 'a: b', 'output-file': 'thing.html'}
+    warning, md, asis, quiet, shown = nb.cells                                          # nbdev's warning cell first
+    assert 'DO NOT EDIT' in warning.source
+    assert md.source == '## Part\nSee [x](y.html).'
+    assert asis.metadata['transient']['remove_source'] and '{target' not in asis.outputs[0]['data']['text/markdown']
+    assert asis.outputs[0]['data']['text/markdown'].startswith('---') and quiet.outputs == [] and shown.source == 'shown = 1'
 
-def test_renderer_markdown_extras():
-    "Callouts, docs-only blocks, heading ids as pandoc makes them (nbdev's doc links use them), tables."
-    h = bd.md2html('::: {.callout-note}\nNote *this*.\n:::\n\n::: {.content-hidden when-format="html"}\nREADME only\n:::\n\n'
-                   '| a | b |\n|---|---|\n| 1 | 2 |')
-    assert 'class="callout-note callout"' in h and '<em>this</em>' in h and 'README only' not in h and '<table>' in h
-    ids, toc = bd.Ids(), []
-    body = bd.finish_html(bd.md2html('## The demo, end to end\n### atomic_write\n### atomic_write'), ids, toc,
-                          'https://x.github.io/p', {})
-    assert [t[1] for t in toc] == ['the-demo-end-to-end', 'atomic_write', 'atomic_write-1']
-    assert 'href="utils.html#f"' in bd.finish_html('<a href="https://x.github.io/p/utils.html#f">f</a>', ids, [], 'https://x.github.io/p', {})
+def test_readme_results_table_comes_from_paper_rows(monkeypatch):
+    "The README's results table is made from `evaluate.PAPER_ROWS`, not typed in."
+    import make_readme
+    from alexnet_nb import evaluate
+    monkeypatch.setattr(evaluate, 'PAPER_ROWS', evaluate.PAPER_ROWS + [('Planted net', 'ILSVRC-2010 test', '', 1.5, 0.5, 'here')])
+    text = make_readme.make_readme(get_config())
+    for m, d, _, a, b, _ in evaluate.PAPER_ROWS: assert f'| {m} | {d} |' in text and f'| {a} | {b} |' in text, m
 
 def test_make_readme_check(tmp_path):
     "`make_readme.py --check` passes on its own output and fails, with a diff, on anything else."
