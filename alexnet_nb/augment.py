@@ -273,8 +273,8 @@ def _split_table(root:str|Path, # preprocessed root (holds manifest.csv)
     head = set(pd.read_csv(p, nrows=0).columns) if p.is_file() else set()
     need = ['split', 'output', 'label', 'status']
     if not set(need) <= head: return read_manifest(root, split, need=('label',))   # raises its one-line message
-    use = need + [c for c in PACK_COLUMNS if c in head]
-    dt = dict(split='category', status='category', output=str, label='category', shard='category', offset=np.int64, length=np.int64, crc32=np.int64)
+    use = need + ([c for c in (*PACK_COLUMNS, 'crc32') if c in head] if 'shard' in head else [])   # a packed root's columns
+    dt = dict(split='category', status='category', output=str, label='category', shard='category', offset=np.int64, length=np.int64, crc32=str)
     m = pd.read_csv(p, usecols=use, dtype={c: dt[c] for c in use}, keep_default_na=False)
     keep = ((m.split == split) & (m.status != 'failed')).to_numpy()
     if not keep.any(): return read_manifest(root, split, need=('label',))   # raises its one-line message

@@ -13,7 +13,7 @@ from .core import read_manifest
 __all__ = ['PACK_COLUMNS', 'plan_shards', 'pack_root', 'PackedFiles', 'is_packed']
 
 # %% ../nbs/10_pack.ipynb #d1cf761d
-PACK_COLUMNS = ['shard', 'offset', 'length', 'crc32']
+PACK_COLUMNS = ['shard', 'offset', 'length']
 
 def plan_shards(lengths:np.ndarray, # int64 [n]: bytes of each image, in manifest order
                 shard_bytes:int, # largest shard (a single larger image gets a shard of its own)
@@ -81,10 +81,11 @@ def pack_root(root:str|Path, # a preprocessed folder root (manifest.csv, train/,
         bar.update(len(idx))
     bar.close()
     out = m.copy()
-    out['shard'] = ''; out['offset'] = '0'; out['length'] = '0'; out['crc32'] = '0'
+    out['crc32'] = ''                                              # the contract's checksum (core.crc32_hex) of the bytes packed
+    out['shard'] = ''; out['offset'] = '0'; out['length'] = '0'
     out.loc[have, 'shard'] = [f'shards/{k:05d}.bin' for k in sh]
     out.loc[have, 'offset'] = offsets.astype(str); out.loc[have, 'length'] = lengths.astype(str)
-    out.loc[have, 'crc32'] = [str(c) for c in crcs]
+    out.loc[have, 'crc32'] = [f'{c & 0xffffffff:08x}' for c in crcs]
     for f in sorted(root.iterdir()):                               # classes.csv, stats.pt, ...
         if f.is_file() and f.name != 'manifest.csv' and not f.name.startswith('.'):
             with atomic_write(dst/f.name, 'wb') as g, open(f, 'rb') as s: shutil.copyfileobj(s, g)
@@ -103,7 +104,7 @@ class PackedFiles:
         self.shards = [str(self.root/s) for s in names]
         self.shard = inv.astype(np.int32)
         self.offset = table['offset'].to_numpy(np.int64); self.length = table['length'].to_numpy(np.int64)
-        self.crc = table['crc32'].to_numpy(np.int64)
+        self.crc = np.array([int(h, 16) if h else -1 for h in table['crc32'].astype(str)], np.int64)   # 8 hex digits -> int
         self.output = np.array([o.encode() for o in table['output']], dtype=np.bytes_)   # original names, one bytes buffer
         self._fds, self._pid = {}, None
         self.check()
