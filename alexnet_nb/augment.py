@@ -321,6 +321,39 @@ class _Steps(torch.utils.data.Sampler):
         L = self.loader; e, first = L.epoch, L._first          # fixed when the iteration starts
         for k in range(first, len(L)): yield L.step_indices(k, e)
 
+# %% ../nbs/05_augment.ipynb #65d0055e
+def _check_loader_args(batch_size, rank, world_size, ten_crop, train, crop):
+    "Refuse a Loader's inconsistent settings (ValueError) before anything is read."
+    if batch_size < 1 or world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"need batch_size >= 1 and 0 <= rank < world_size, got {batch_size}, {rank}, {world_size}")
+    if batch_size % world_size: raise ValueError(f"batch_size {batch_size} is the global batch: it must be divisible by world_size {world_size}")
+    if ten_crop and train: raise ValueError("ten_crop is for evaluation (train=False)")
+    if not 0 < crop <= SIZE: raise ValueError(f"crop must be in 1..{SIZE}, got {crop}")
+
+def _rows(root:Path, # preprocessed or packed root
+          split:str, # 'train', 'val' or 'test'
+          labels=None, # optional int array [n] replacing the manifest's labels
+         )->tuple: # (images: `_Paths` or a packed root's `PackedFiles`, int64 labels [n], class table or None)
+    "A split's images, labels and class table, as the `Loader` keeps them (numpy only)."
+    t = _split_table(root, split)                 # only numpy columns are kept: no DataFrame, nothing per row for fork to copy
+    if 'shard' in t.columns:                      # a packed root (alexnet_nb.pack): images read by offset
+        from alexnet_nb.pack import PackedFiles
+        files = PackedFiles(root, t)
+    else: files = _Paths(root, t.output)
+    targets = _split_labels(t, root / 'manifest.csv')
+    del t
+    if labels is not None:
+        labels = np.asarray(labels, np.int64)
+        if labels.shape != (len(files),): raise ValueError(f"labels must have shape ({len(files)},), got {labels.shape}")
+        targets = labels
+    classes, cp = None, root / 'classes.csv'
+    if cp.is_file():
+        classes = load_classes(cp)
+        if len(targets) and targets.max() >= len(classes):
+            raise ValueError(f"{root/'manifest.csv'}: label {targets.max()} but {cp} has {len(classes)} classes")
+    else: warnings.warn(f"{cp} not found: labels are taken from the manifest unchecked")
+    return files, targets, classes
+
 # %% ../nbs/05_augment.ipynb #c5de87cf
 class Loader:
     "Batches (x float32 [b, 3, crop, crop] on `device`, y int64 [b]) of a preprocessed split: augmented when `train`."
@@ -350,11 +383,7 @@ class Loader:
                  n_buffers:int=2, # reused output buffers (x is overwritten n_buffers batches later)
                  return_index:bool=False, # also yield the sample indices (int64 [b], on CPU)
                 ):
-        if batch_size < 1 or world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"need batch_size >= 1 and 0 <= rank < world_size, got {batch_size}, {rank}, {world_size}")
-        if batch_size % world_size: raise ValueError(f"batch_size {batch_size} is the global batch: it must be divisible by world_size {world_size}")
-        if ten_crop and train: raise ValueError("ten_crop is for evaluation (train=False)")
-        if not 0 < crop <= SIZE: raise ValueError(f"crop must be in 1..{SIZE}, got {crop}")
+        _check_loader_args(batch_size, rank, world_size, ten_crop, train, crop)
         self.root, self.split, self.train, self.seed = Path(root), split, train, seed
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.local_batch_size = batch_size // world_size
@@ -364,25 +393,8 @@ class Loader:
         self.positions = min(positions, SIZE - crop + 1)
         self.pca_std = pca_std if train else 0.
         self.device, self.workers, self.prefetch, self.return_index = torch.device(device), workers, prefetch, return_index
-        t = _split_table(self.root, split)           # only numpy columns are kept: no DataFrame, nothing per row for fork to copy
-        if 'shard' in t.columns:                      # a packed root (alexnet_nb.pack): images read by offset
-            from alexnet_nb.pack import PackedFiles
-            self.files = PackedFiles(self.root, t)
-        else: self.files = _Paths(self.root, t.output)
+        self.files, self.targets, self.classes = _rows(self.root, split, labels)
         self.num_samples = len(self.files)
-        self.targets = _split_labels(t, self.root / 'manifest.csv')
-        del t
-        if labels is not None:
-            labels = np.asarray(labels, np.int64)
-            if labels.shape != (self.num_samples,): raise ValueError(f"labels must have shape ({self.num_samples},), got {labels.shape}")
-            self.targets = labels
-        self.classes = None
-        cp = self.root / 'classes.csv'
-        if cp.is_file():
-            self.classes = load_classes(cp)
-            if len(self.targets) and self.targets.max() >= len(self.classes):
-                raise ValueError(f"{self.root/'manifest.csv'}: label {self.targets.max()} but {cp} has {len(self.classes)} classes")
-        else: warnings.warn(f"{cp} not found: labels are taken from the manifest unchecked")
         st = load_stats(stats)
         self.gpu_decode = gpu_decode
         self.decoder = 'bytes' if gpu_decode else _decoder(decoder)
@@ -391,19 +403,21 @@ class Loader:
         self.epoch, self._start, self._first, self._dl = 0, 0, 0, None
         if len(self) == 0: warnings.warn(f"{split}: {self.num_samples} samples < batch_size {batch_size} with drop_last: no steps")
 
-    @property
-    def table(self)->pd.DataFrame:
-        "The split's manifest rows (`read_manifest`), read again on each access: the Loader keeps only numpy columns."
-        return read_manifest(self.root, self.split, need=('label',))
-
     def __len__(self)->int:
         "Steps per epoch."
         n, B = self.num_samples, self.batch_size
         return n // B if self.drop_last else -(-n // B)
 
-    def __repr__(self):
-        return (f"Loader({self.split!r}, {self.num_samples} samples, batch {self.batch_size} = {self.world_size} x {self.local_batch_size}, "
-                f"{len(self)} steps, train={self.train}, ten_crop={self.ten_crop}, decoder={self.decoder!r}, workers={self.workers}, device={self.device})")
+# %% ../nbs/05_augment.ipynb #2b7d0741
+@patch(as_prop=True)
+def table(self:Loader)->pd.DataFrame:
+    "The split's manifest rows (`read_manifest`), read again on each access: the Loader keeps only numpy columns."
+    return read_manifest(self.root, self.split, need=('label',))
+
+@patch
+def __repr__(self:Loader):
+    return (f"Loader({self.split!r}, {self.num_samples} samples, batch {self.batch_size} = {self.world_size} x {self.local_batch_size}, "
+            f"{len(self)} steps, train={self.train}, ten_crop={self.ten_crop}, decoder={self.decoder!r}, workers={self.workers}, device={self.device})")
 
 # %% ../nbs/05_augment.ipynb #b65a0be8
 @patch
@@ -482,6 +496,7 @@ def _make(self:Loader, xb, idx, epoch:int):
     y = torch.from_numpy(self.targets[idx_np]).to(self.device, non_blocking=True)
     return (out, y, idx) if self.return_index else (out, y)
 
+# %% ../nbs/05_augment.ipynb #6680e3d1
 @patch
 def __iter__(self:Loader):
     "Yield (x, y) (and the sample indices when `return_index`) for the remaining steps of the epoch."

@@ -111,6 +111,7 @@ def _church(rng, S, hue):
     d.rectangle([tx - tw*0.4, 0.85*S, tx + tw*0.4, 0.97*S], fill=dark)   # door
     return t
 
+# %% ../nbs/08_demo_data.ipynb #99d1658d
 def _golf_ball(rng, S, hue):
     "A pale ball covered in a fine lattice of darker dimples."
     t = _tile(S); d = ImageDraw.Draw(t); h, s, v = _palette(rng, hue)
@@ -151,6 +152,7 @@ def _parachute(rng, S, hue):
     d.rectangle([px - 0.03*S, py - 0.03*S, px + 0.03*S, py + 0.05*S], fill=line)
     return t
 
+# %% ../nbs/08_demo_data.ipynb #84146917
 def _soccer_ball(rng, S, hue):
     "A pale ball with large dark pentagons joined by seams."
     t = _tile(S); d = ImageDraw.Draw(t); h, s, v = _palette(rng, hue)
@@ -199,6 +201,7 @@ def _orange(rng, S, hue):
         d.ellipse([c - 0.02*S, 0.04*S, c + 0.2*S, 0.12*S], fill=g)
     return t
 
+# %% ../nbs/08_demo_data.ipynb #849b029a
 def _banana(rng, S, hue):
     "A thick crescent with dark tips."
     t = _tile(S); d = ImageDraw.Draw(t); h, s, v = _palette(rng, hue)

@@ -66,6 +66,7 @@ def _no_autocast(t:torch.Tensor):
     dev = t.device.type
     return torch.autocast(dev, enabled=False) if torch.is_autocast_enabled(dev) else contextlib.nullcontext()
 
+# %% ../nbs/04_model.ipynb #8e1c88bb
 class _LRNFunction(torch.autograd.Function):
     "LRN with a hand-written backward: window sums as small matrix products, few passes, few new buffers."
     @staticmethod

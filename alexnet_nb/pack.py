@@ -38,6 +38,7 @@ def _crcs(buf:bytes|memoryview, lengths)->list:
     for n in lengths: out.append(zlib.crc32(buf[o:o + n])); o += n
     return out
 
+# %% ../nbs/10_pack.ipynb #b9a57340
 def pack_root(root:str|Path, # a preprocessed folder root (manifest.csv, train/, val/, ...)
               dst:str|Path, # the packed root to write (a new folder, or an unfinished pack of the same root)
               shard_bytes:int=1<<30, # largest shard file (1 GiB)
