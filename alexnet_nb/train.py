@@ -296,13 +296,7 @@ def list_checkpoints(run_dir)->list:
 # %% ../nbs/06_train.ipynb #a3c0b726
 CKPT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'step', 'rng', 'config', 'classes', 'stats', 'metrics')
 
-def _reason(ex:BaseException)->str:
-    "A short reason for a failed load or write (never torch's advice to load unsafely)."
-    if isinstance(ex, __import__('pickle').UnpicklingError): return 'it holds objects a safe load (weights_only=True) refuses'
-    if isinstance(ex, OSError) and ex.strerror: return ex.strerror
-    lines = [l.strip() for l in str(ex).splitlines() if l.strip()]
-    text = ' '.join(lines[:2]).split('. ')[0].rstrip('.')[:300]     # whole sentences: the first one
-    return f"{type(ex).__name__}: {text or 'no details'}"
+from .core import _reason       # the one short reason for a failed load or write (never torch's advice to load unsafely)
 
 def safe_load(path, # a file written with torch.save
               what:str='checkpoint', # how the user calls it
