@@ -142,23 +142,6 @@ def main():
     cb = covariances(dict(n_images=n, sum_image=sb, gram=gb))
     print(f"equal to the earlier accumulation: mean image {torch.equal(st['mean_image'], sb.double()/n)}, "
           f"raw covariance {torch.equal(st['cov_raw'], cb['cov_raw'])}, mean-subtracted covariance {torch.equal(st['cov_mean_subtracted'], cb['cov_mean_subtracted'])}")
-    if a.no_baseline: del methods['baseline']
-    if a.profile: methods.update({'decode+sum': lambda: decode_sum(paths), 'decode+gram': lambda: decode_gram(paths)})
-    times = {k: [] for k in methods}; out = {}
-    for r in range(a.rounds):
-        for k, f in methods.items():              # interleaved: every round runs every method once
-            t0 = time.perf_counter(); out[k] = f(); times[k].append(time.perf_counter() - t0)
-        print(f"round {r+1}: " + ', '.join(f"{k} {t[-1]:.2f}s" for k, t in times.items()), flush=True)
-    med = {k: statistics.median(t) for k, t in times.items()}
-    print(f"\nmedian over {a.rounds} rounds ({machine()}):")
-    for k in methods: print(f"  {k:10s} {med[k]:7.2f} s  {n/med[k]:8.1f} images/s")
-    st = out['pass']
-    print(f"pass throughput / decode-only throughput (same decoder): {med['decode']/med['pass']:.2f} "
-          f"(statistics add {100*(med['pass']/med['decode'] - 1):.0f}% to decoding; target >= 0.8)")
-    print(f"the accumulation before issue 16 (decode + int32 sum + image_gram) / decode-only: {med['decode']/med['pass_before']:.2f}")
-    sb, gb = out['pass_before']
-    print(f"sums equal to the earlier accumulation: mean image {torch.equal(st['mean_image'], sb.double()/n)}, "
-          f"Gram-based channel std max |diff| {(st['channel_std'] - torch.from_numpy(np.sqrt(np.diag(gb.numpy())/(n*65536) - (sb.reshape(-1, 3).sum(0).numpy()/(n*65536))**2))).abs().max():.1e}")
     if a.no_baseline:
         if tmp: shutil.rmtree(tmp, ignore_errors=True)
         return
