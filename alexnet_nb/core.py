@@ -10,7 +10,7 @@ from .utils import AlexnetError, UsageError
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'MANIFEST_NEEDED', 'IMAGENET_EIGVALS', 'IMAGENET_EIGVECS', 'BadFile', 'manifest_path',
            'read_manifest', 'crc32_hex', 'CorruptImage', 'decode_jpeg', 'read_jpeg', 'check_stats', 'load_stats',
-           'make_toy_root', 'toy_stats']
+           'make_toy_root', 'toy_stats', 'root_from_photos']
 
 # %% ../nbs/00_core.ipynb #04572887
 MANIFEST_COLUMNS = ['split', 'source', 'output', 'wnid', 'label', 'width', 'height', 'mode', 'format', 'status', 'reason',
@@ -168,3 +168,22 @@ def toy_stats(root:str|Path, # a preprocessed root
     "The statistics of a small root: `stats.compute_stats` (the real pass), quietly."
     from alexnet_nb.stats import compute_stats
     return compute_stats(root, out, split, show_progress=False)
+
+# %% ../nbs/00_core.ipynb #b3fa1c1a
+def root_from_photos(files:list, # photo paths (any format Pillow reads)
+                     dst:str|Path, # folder to write: train/<parent folder>/<name> and manifest.csv
+                     resample:int=3, # Pillow filter for the resize (3: bicubic, 2: bilinear)
+                     quality:int=95, # JPEG quality of the 256x256 outputs
+                    )->Path:
+    "A train-only root of 256x256 centre crops of `files` (shorter side resized to 256) and its manifest."
+    from PIL import Image
+    dst, rows = Path(dst), []
+    for f in map(Path, files):
+        im = Image.open(f).convert('RGB'); w, h = im.size; s = 256/min(w, h)
+        im = im.resize((max(256, round(w*s)), max(256, round(h*s))), resample)
+        l, t = (im.width - 256)//2, (im.height - 256)//2
+        out = f'train/{f.parent.name}/{f.name}'; (dst/out).parent.mkdir(parents=True, exist_ok=True)
+        im.crop((l, t, l + 256, t + 256)).save(dst/out, 'JPEG', quality=quality)
+        rows.append(dict(split='train', output=out, status='ok'))
+    pd.DataFrame(rows, columns=['split', 'output', 'status']).to_csv(dst/'manifest.csv', index=False)
+    return dst

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from sklearn.decomposition import IncrementalPCA
-from alexnet_nb.core import read_manifest
+from alexnet_nb.core import read_manifest, root_from_photos
 from alexnet_nb.stats import compute_stats, decode, pca, standardised_cov, angle_deg
 from alexnet_nb.utils import shared_dir
 
@@ -39,16 +39,7 @@ def make_root(dst):
             return dst, 'alexnet_preprocess'
         except (subprocess.CalledProcessError, FileNotFoundError) as e:
             print('alexnet_preprocess failed, using Pillow instead:', getattr(e, 'stderr', e)); shutil.rmtree(dst, ignore_errors=True)
-    rows = []
-    for f in sorted(src.glob('train/*/*.JPEG')):
-        im = Image.open(f).convert('RGB'); w, h = im.size; s = 256/min(w, h)
-        im = im.resize((max(256, round(w*s)), max(256, round(h*s))), Image.BICUBIC)
-        l, t = (im.width - 256)//2, (im.height - 256)//2
-        out = f'train/{f.parent.name}/{f.name}'; (dst/out).parent.mkdir(parents=True, exist_ok=True)
-        im.crop((l, t, l + 256, t + 256)).save(dst/out, quality=95)
-        rows.append(dict(split='train', output=out, status='ok'))
-    with open(dst/'manifest.csv', 'w', newline='') as fh:
-        w = csv.DictWriter(fh, fieldnames=['split', 'output', 'status']); w.writeheader(); w.writerows(rows)
+    root_from_photos(sorted(src.glob('train/*/*.JPEG')), dst, resample=Image.BICUBIC)
     return dst, 'Pillow resize (alexnet_preprocess not installed)'
 
 def decode_only(paths):

@@ -1,9 +1,9 @@
 "Process-level tests of `alexnet_nb.stats` and the `alexnet_stats` CLI: exactness, shards, workers, kill/resume, errors."
-import csv, os, shutil, signal, subprocess, sys, time
+import os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-from alexnet_nb.core import read_manifest, load_stats, IMAGENET_EIGVECS
+from alexnet_nb.core import read_manifest, load_stats, IMAGENET_EIGVECS, root_from_photos
 from alexnet_nb.stats import accumulate, compute_stats, covariances, decode, merge_sums, pca, standardised_cov, angle_deg
 from alexnet_nb.utils import sha256_file, shared_dir
 
@@ -139,16 +139,8 @@ def test_errors_name_the_file(tmp_path, toy_root):
 @pytest.mark.skipif(shared_dir('data', 'ilsvrc2010-sample') is None, reason='../shared/data/ilsvrc2010-sample not found')
 def test_real_sample(tmp_path):
     "The 500 real images (resized here with PIL; the stats, not the preprocessing, are under test) against the known values."
-    src = shared_dir('data', 'ilsvrc2010-sample'); rows = []
-    for f in sorted(src.glob('train/*/*.JPEG'))[::10]:              # 50 images keep the test short
-        im = Image.open(f).convert('RGB'); w, h = im.size; s = 256/min(w, h)
-        im = im.resize((max(256, round(w*s)), max(256, round(h*s))), Image.BILINEAR)
-        l, t = (im.width - 256)//2, (im.height - 256)//2
-        out = f'train/{f.parent.name}/{f.name}'; (tmp_path/out).parent.mkdir(parents=True, exist_ok=True)
-        im.crop((l, t, l + 256, t + 256)).save(tmp_path/out, quality=95)
-        rows.append(dict(split='train', output=out, status='ok'))
-    with open(tmp_path/'manifest.csv', 'w', newline='') as fh:
-        w = csv.DictWriter(fh, fieldnames=['split', 'output', 'status']); w.writeheader(); w.writerows(rows)
+    src = shared_dir('data', 'ilsvrc2010-sample')
+    root_from_photos(sorted(src.glob('train/*/*.JPEG'))[::10], tmp_path, resample=Image.BILINEAR)   # 50 images keep the test short
     st = compute_stats(tmp_path, show_progress=False)
     assert st['n_images'] == 50
     assert angle_deg(st['eigvecs'][:, 0], IMAGENET_EIGVECS[:, 0]) < 5    # the brightness direction
