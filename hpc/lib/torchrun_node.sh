@@ -34,14 +34,7 @@ if [ "${ALEXNET_SIZE_WORKERS:-}" = 1 ]; then
 fi
 echo "torchrun_node.sh: $(hostname -s): $NPROC_PER_NODE process(es)${w:+, $w data worker(s) each}" >&2
 
-children() {  # PIDs whose parent is $1, from /proc (no procps needed)
-  local f s a
-  for f in /proc/[0-9]*/stat; do
-    read -r s 2>/dev/null < "$f" || continue
-    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
-    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
-  done
-}
+source "$here/proc.sh"   # children PID: PIDs whose parent is PID, from /proc
 agent= pending=
 forward() {  # to the rank shims torchrun started (its children), which pass it to the trainers
   local c kids=

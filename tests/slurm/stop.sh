@@ -17,15 +17,8 @@ if [ -f "$CONF" ] && [ -f "$DIR/slurmctld.pid" ] && command -v scancel >/dev/nul
     sleep 0.1
   done
 fi
-# /proc only (no procps in minimal containers)
-children() {  # PIDs whose parent is $1
-  local f s a
-  for f in /proc/[0-9]*/stat; do
-    read -r s 2>/dev/null < "$f" || continue
-    read -r -a a <<< "${s##*) }"          # fields after "pid (comm) ": state ppid ...
-    if [ "${a[1]}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
-  done
-}
+# children PID: from /proc only (no procps in minimal containers)
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../hpc/lib" && pwd)/proc.sh"
 tree() { local c; for c in $(children "$1"); do tree "$c"; done; echo "$1"; }   # deepest first
 # job steps of THIS cluster: slurmstepd processes whose environment names our slurm.conf
 steps() {
