@@ -8,7 +8,7 @@ import numpy as np, pandas as pd
 import torch, torch.nn.functional as F
 import torch.distributed as dist
 from typing import Literal
-from .utils import atomic_write, progress, sha256_file, shared_dir, cli, UsageError
+from .utils import atomic_write, progress, sha256_file, shared_dir, cli, UsageError, cpu_name
 
 # %% auto #0
 __all__ = ['PAPER_ROWS', 'BENCHMARKS', 'softmax_average', 'centre_index', 'Tally', 'load_model', 'evaluate', 'results_table',
@@ -377,10 +377,8 @@ def evaluate_checkpoint(checkpoint:str|Path, # alexnet_train checkpoint
     return r
 
 def _device_name(device:torch.device)->str:
-    "GPU name, or the CPU model from /proc/cpuinfo."
-    if device.type == 'cuda': return torch.cuda.get_device_name(device)
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except Exception: import platform; return platform.processor() or 'cpu'
+    "GPU name, or the CPU model (`utils.cpu_name`)."
+    return torch.cuda.get_device_name(device) if device.type == 'cuda' else cpu_name()
 
 # %% ../nbs/07_evaluate.ipynb #16859cd4
 def _read_image(path, size:int=224)->np.ndarray:

@@ -9,8 +9,9 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_FAILURE', 'EXIT_USAGE', 'EXIT_DATAERR', 'EXIT_TEMPFAIL', 'EXIT_INTERRUPTED', 'current_umask',
-           'atomic_write', 'atomic_torch_save', 'sha256_file', 'progress', 'shared_dir', 'AlexnetError', 'UsageError',
-           'error_line', 'build_parser', 'normalise_argv', 'cli', 'check_disjoint', 'run_lock', 'check_member']
+           'atomic_write', 'atomic_torch_save', 'sha256_file', 'progress', 'shared_dir', 'cpu_name', 'AlexnetError',
+           'UsageError', 'error_line', 'build_parser', 'normalise_argv', 'cli', 'check_disjoint', 'run_lock',
+           'check_member']
 
 # %% ../nbs/90_utils.ipynb #0fbfe175
 def current_umask()->int:
@@ -76,6 +77,15 @@ def shared_dir(*parts:str # path parts below the shared folder
             p = r.joinpath(*parts)
             return p if p.exists() else None
     return None
+
+# %% ../nbs/90_utils.ipynb #37d271e3
+def cpu_name(cpuinfo:str='/proc/cpuinfo', # where Linux describes the CPU
+            )->str:
+    "The CPU model, printed beside every measured figure (`platform.processor()` where /proc/cpuinfo is absent)."
+    try: return next(l.split(':', 1)[1].strip() for l in open(cpuinfo) if l.startswith('model name'))
+    except (OSError, StopIteration):
+        import platform; return platform.processor() or platform.machine() or 'unknown CPU'
+
 
 # %% ../nbs/90_utils.ipynb #d3a02ad7
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATAERR, EXIT_TEMPFAIL, EXIT_INTERRUPTED = 0, 1, 2, 65, 75, 130

@@ -19,6 +19,7 @@ Usage: python benchmarks/demo_seeds.py [--work DIR] [--seeds 0 1 2 3 4] [--shuff
 """
 import argparse, csv, datetime, json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
+from alexnet_nb.utils import cpu_name
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE/'results'
@@ -26,10 +27,8 @@ TARGET = dict(min_top1=75.0, max_spread=6.0, max_shuffled=20.0)
 
 def machine()->str:
     "CPU model, cores and the load average when the table was written (the machine may be shared)."
-    model = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor()) \
-        if Path('/proc/cpuinfo').exists() else platform.processor()
     load = f", load average {os.getloadavg()[0]:.1f} when the table was written" if hasattr(os, 'getloadavg') else ''
-    return f"{model}, {os.cpu_count()} cores{load}"
+    return f"{cpu_name()}, {os.cpu_count()} cores{load}"
 
 def sh(cmd:list, log:Path):
     "Run one pipeline command, its output appended to `log`; stop the benchmark if it fails."

@@ -18,6 +18,7 @@ Steps (each a subprocess with its own time limit, so one failure or hang does no
 import argparse, json, os, platform, subprocess, sys, tempfile, time
 from dataclasses import asdict
 from pathlib import Path
+from alexnet_nb.utils import cpu_name
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -32,10 +33,6 @@ SIZES = {
                 dict(nbtest_cuda=120, toy_root=60, gpu_train=120, loader_decode=60, two_tower=60, evaluate=60)),
 }
 
-
-def cpu_name():
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
 
 
 def machine(dev):

@@ -17,16 +17,10 @@ and exits 0.
 """
 import argparse, json, os, platform, statistics, sys, tempfile, time
 from pathlib import Path
+from alexnet_nb.utils import cpu_name
 
 import torch, torch.nn.functional as F
 
-
-def cpu_name():
-    try:
-        for l in open('/proc/cpuinfo'):
-            if l.startswith('model name'): return l.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or 'unknown CPU'
 
 
 def sync(dev):

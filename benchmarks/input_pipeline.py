@@ -24,16 +24,12 @@ import numpy as np, pandas as pd, torch
 
 from alexnet_nb.augment import Loader, pca_shift, CROP, PCA_STD
 from alexnet_nb.core import make_toy_root, toy_stats, MANIFEST_COLUMNS
-from alexnet_nb.utils import shared_dir
+from alexnet_nb.utils import shared_dir, cpu_name
 
 
 def machine() -> str:
     "CPU model and core count, and the GPU if there is one."
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
-    except OSError: pass
+    cpu = cpu_name()
     s = f"{cpu}, {os.cpu_count()} cores"
     if torch.cuda.is_available(): s += f"; GPU {torch.cuda.get_device_name(0)}"
     return s

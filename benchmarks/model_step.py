@@ -16,14 +16,11 @@ Usage: python benchmarks/model_step.py [--rounds 7] [--steps 2] [--batch 32] [--
 import argparse, platform, statistics, time
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 from alexnet_nb.model import AlexNet
+from alexnet_nb.utils import cpu_name
 
 def machine()->str:
     "CPU model (and GPU name if one is used), for printing beside every figure."
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
-    except OSError: pass
+    cpu = cpu_name()
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 def build(name:str, num_classes:int=1000)->nn.Module:

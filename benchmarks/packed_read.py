@@ -25,12 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from alexnet_nb.core import make_toy_root, read_manifest
 from alexnet_nb.pack import pack_root, PackedFiles
-from alexnet_nb.utils import shared_dir
+from alexnet_nb.utils import shared_dir, cpu_name
 
-
-def cpu_name():
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
 
 
 def disk_of(path):

@@ -14,7 +14,7 @@ import argparse, io, math, os, platform, statistics, sys, time, warnings
 import numpy as np, torch
 from PIL import Image
 from alexnet_nb.preprocess import SIZE, crop_geometry, decode, resize_crop, encode_jpeg
-from alexnet_nb.utils import shared_dir
+from alexnet_nb.utils import shared_dir, cpu_name
 
 def naive(data):
     im = Image.open(io.BytesIO(data)).convert('RGB')
@@ -33,10 +33,6 @@ def reference(data):
     return np.clip(np.stack([np.asarray(c) for c in chans], -1), 0, 255)
 
 def psnr(a, ref): return 10*math.log10(255**2/max(((a.astype(np.float64) - ref)**2).mean(), 1e-10))
-
-def cpu_name():
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0]); ap.add_argument('--rounds', type=int, default=5)

@@ -25,14 +25,10 @@ import numpy as np, pandas as pd, torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from alexnet_nb.utils import shared_dir
+from alexnet_nb.utils import shared_dir, cpu_name
 
 RESULTS = REPO / 'benchmarks' / 'results'
 
-
-def cpu_name():
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or 'unknown CPU'
 
 
 def load(): return round(os.getloadavg()[0], 1)

@@ -22,12 +22,11 @@ from PIL import Image
 from sklearn.decomposition import IncrementalPCA
 from alexnet_nb.core import read_manifest, root_from_photos
 from alexnet_nb.stats import compute_stats, decode, pca, standardised_cov, angle_deg
-from alexnet_nb.utils import shared_dir
+from alexnet_nb.utils import shared_dir, cpu_name
 
 def machine():
     "CPU model, cores and load (the machine may be shared)."
-    model = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
-    return f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, torch threads {torch.get_num_threads()}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, torch threads {torch.get_num_threads()}"
 
 def make_root(dst):
     "Preprocess the shared sample into `dst` (alexnet_preprocess if present, else Pillow)."
