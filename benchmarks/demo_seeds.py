@@ -17,7 +17,7 @@ labels <= 20 % for every seed. Exit status 0 whether or not the target is met (t
 Usage: python benchmarks/demo_seeds.py [--work DIR] [--seeds 0 1 2 3 4] [--shuffled-seeds 0 1 2 3 4]
        [--jobs 1] [--no-publish] [--note TEXT] [--out FILE] [-- extra alexnet_train flags]
 """
-import argparse, csv, datetime, json, os, platform, shutil, subprocess, sys, time
+import argparse, csv, datetime, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 from alexnet_nb.utils import cpu_name
 

@@ -15,7 +15,7 @@ and exits 0.
 
 `--device cpu` runs the same code on the CPU at whatever size is given (used by `gpu_check.sh --dry-run`).
 """
-import argparse, json, os, platform, statistics, sys, tempfile, time
+import argparse, json, os, statistics, sys, tempfile, time
 from pathlib import Path
 from alexnet_nb.utils import cpu_name
 

@@ -18,7 +18,7 @@ x3.30 (per-round x2.82..4.00) and x2.84 against the decode_jpeg variant. (The Lo
 decoder since: the strict simplejpeg one of `alexnet_nb.core`.) No GPU was available to measure the
 CUDA paths.
 """
-import argparse, os, platform, statistics, sys, tempfile, time
+import argparse, os, statistics, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 

@@ -13,7 +13,7 @@ with --compile also tv_compiled and ours_compiled (torch.compile, default mode).
 
 Usage: python benchmarks/model_step.py [--rounds 7] [--steps 2] [--batch 32] [--threads 2]
 """
-import argparse, platform, statistics, time
+import argparse, statistics, time
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 from alexnet_nb.model import AlexNet
 from alexnet_nb.utils import cpu_name

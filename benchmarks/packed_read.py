@@ -17,7 +17,7 @@ figures are marked as page-cache reads).
 
     python benchmarks/packed_read.py [--images 20000] [--rounds 3] [--dir FOLDER_ON_DISK] [--json OUT]
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 

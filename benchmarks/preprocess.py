@@ -10,7 +10,7 @@ Quality: PSNR of each against a float LANCZOS reference (PIL mode 'F' per channe
 with the same geometry. Data: the 500 real ILSVRC-2010 JPEGs in ../shared/data/ilsvrc2010-sample.
 Usage: python benchmarks/preprocess.py [--rounds 5]
 """
-import argparse, io, math, os, platform, statistics, sys, time, warnings
+import argparse, io, math, os, statistics, sys, time, warnings
 import numpy as np, torch
 from PIL import Image
 from alexnet_nb.preprocess import SIZE, crop_geometry, decode, resize_crop, encode_jpeg

@@ -19,7 +19,7 @@ every figure.
 
     python benchmarks/scaling.py [--sizes 1000,10000,50000] [--rows 1280000] [--parts sizes,loader,merge]
 """
-import argparse, json, os, platform, resource, shutil, sys, tempfile, time
+import argparse, json, os, resource, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 

@@ -15,7 +15,7 @@ Usage: python benchmarks/stats.py [--root PREPROCESSED_ROOT] [--rounds 3] [--lim
 Without --root it preprocesses ../shared/data/ilsvrc2010-sample into a temporary folder (with
 `alexnet_preprocess` if installed, else a plain Pillow resize + centre crop).
 """
-import argparse, csv, io, math, os, platform, shutil, statistics, subprocess, tempfile, time
+import argparse, csv, os, shutil, statistics, subprocess, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
