@@ -2,7 +2,7 @@
 
 # %% ../nbs/02_stats.ipynb #ceb009db
 from __future__ import annotations
-import math, multiprocessing as mp, os, shutil, time, warnings
+import functools, math, multiprocessing as mp, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np, torch
 from typing import Literal
@@ -44,38 +44,46 @@ def accumulate(paths:list, # JPEG files, all the same size
                every:int=32, # images between `tick` calls
               )->dict:
     "Stream `paths` into exact sums (`n_images`, `sum_image` int64 [H, W, 3], `gram` int64 [3, 3])."
-    nt = torch.get_num_threads(); torch.set_num_threads(1)  # per-image ops are small: threads cost more than they give
-    try: return _accumulate(paths, decoder, tick, every)
-    finally: torch.set_num_threads(nt)
-
-_FLUSH = 256   # images between widening the uint16 sum image (256 * 255 < 2^16) and rounding the float64 Gram matrix
-
-def _gram_hwc(a:np.ndarray, # uint8 [H, W, 3], contiguous
-             )->torch.Tensor: # float64 [3, 3], integer-valued
-    "`image_gram` of the `[H, W, 3]` layout without a transposing copy: float32 on rows of 256 pixels, then float64."
-    y = torch.from_numpy(a).view(-1, 3); p = y.shape[0]
-    if p % 256: y = y.double(); return y.T @ y                 # exact: all sums < 2^53
-    y = y.float().view(p // 256, 256, 3)                      # [blocks, 256, 3], every block sum < 2^24
-    return torch.bmm(y.transpose(1, 2), y).sum(0, dtype=torch.float64)
-
-def _accumulate(paths, decoder, tick, every):
-    shape = None; k = 0
+    shape = None; k = 0; add = _kernel()
     for i, p in enumerate(paths):
-        a = np.ascontiguousarray(decode(p, decoder).permute(1, 2, 0).numpy())   # uint8 [H, W, 3]: the decoder's buffer, no copy
+        a = decode(p, decoder).permute(1, 2, 0).numpy()          # uint8 [H, W, 3]: the decoder's buffer, no copy
         if shape is None:
             shape = a.shape; s16, s64 = np.zeros(shape, np.uint16), np.zeros(shape, np.int64)
-            g64, gram = torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.int64)
+            g6 = np.zeros(6, np.int64)                                   # rr rg rb gg gb bb
         elif a.shape != shape:
             raise ValueError(f"{p} is {a.shape[0]}x{a.shape[1]} but {paths[0]} is {shape[0]}x{shape[1]}: "
                              "all images must have one size (256x256 after alexnet_preprocess).")
-        np.add(s16, a, out=s16); g64 += _gram_hwc(a)
-        if (i + 1) % _FLUSH == 0: s64 += s16; s16[:] = 0; gram += g64.round().long(); g64.zero_()
+        add(np.ascontiguousarray(a).reshape(-1), s16.reshape(-1), g6)
+        if (i + 1) % _FLUSH == 0: s64 += s16; s16[:] = 0
         k += 1
         if tick and k == every: tick(k); k = 0
     if tick and k: tick(k)
     if shape is None: return new_sums()
-    s64 += s16; gram += g64.round().long()
-    return dict(n_images=len(paths), sum_image=torch.from_numpy(s64), gram=gram)
+    s64 += s16
+    return dict(n_images=len(paths), sum_image=torch.from_numpy(s64), gram=torch.from_numpy(g6[_SYM].copy()))
+
+_FLUSH = 256                                          # images between widening the uint16 sum image (256 * 255 < 2^16)
+_SYM = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])    # the 3x3 Gram matrix from its six distinct entries
+
+def _add_image(a, # uint8 [P*3], one image's interleaved RGB pixels
+               s16, # uint16 [P*3], the running sum image
+               g6, # int64 [6], the running rr, rg, rb, gg, gb, bb
+              ):
+    "Add one image to the sum image and its six pixel products to `g6`: one read of every pixel, integer arithmetic."
+    rr = rg = rb = gg = gb = bb = 0
+    for p in range(a.shape[0] // 3):          # a plain counted loop: numba vectorises it (a step-3 range runs ~6x slower)
+        i = 3*p
+        r, g, b = np.int64(a[i]), np.int64(a[i + 1]), np.int64(a[i + 2])
+        s16[i] += a[i]; s16[i + 1] += a[i + 1]; s16[i + 2] += a[i + 2]
+        rr += r*r; rg += r*g; rb += r*b; gg += g*g; gb += g*b; bb += b*b
+    g6[0] += rr; g6[1] += rg; g6[2] += rb; g6[3] += gg; g6[4] += gb; g6[5] += bb
+
+@functools.cache
+def _kernel():
+    "`_add_image` compiled by numba (imported here, so only the statistics pass pays for it), cached on disk when possible."
+    import numba
+    try: return numba.njit(cache=True, nogil=True)(_add_image)
+    except RuntimeError: return numba.njit(nogil=True)(_add_image)   # no cache location (e.g. defined in a notebook)
 
 def merge_sums(parts:list, # partial sums from `accumulate`
               )->dict:
@@ -87,8 +95,17 @@ def merge_sums(parts:list, # partial sums from `accumulate`
     return dict(n_images=sum(p['n_images'] for p in parts), sum_image=sum(p['sum_image'] for p in parts),
                 gram=sum(p['gram'] for p in parts))
 
+
 # %% ../nbs/02_stats.ipynb #53131ea4
 COV_KINDS = ('raw', 'mean_subtracted')
+
+def _sts(S:np.ndarray, # int64 [P, 3], entries >= 0
+        )->np.ndarray: # object [3, 3] of Python ints
+    "Exact S^T S: int64 products of 20-bit halves (each sum < 2^63), joined as Python ints; all-Python-int beyond that range."
+    if S.shape[0] >= 1 << 22 or S.max(initial=0) >= 1 << 40: So = S.astype(object); return So.T @ So
+    hi, lo = S >> 20, S & ((1 << 20) - 1)                         # S = hi 2^20 + lo, both < 2^20
+    hh, hl, ll = (x.astype(object) for x in (hi.T @ hi, hi.T @ lo, lo.T @ lo))
+    return (hh << 40) + ((hl + hl.T) << 20) + ll
 
 def covariances(sums:dict, # from `accumulate`/`merge_sums`
                )->dict:
@@ -97,8 +114,7 @@ def covariances(sums:dict, # from `accumulate`/`merge_sums`
     S = sums['sum_image'].reshape(-1, 3)                          # int64 [P, 3]
     s = [int(v) for v in S.sum(0)]                                # sum of all pixels, per channel
     G = [[int(v) for v in r] for r in sums['gram']]
-    Sn = S.numpy().astype(object)                                 # Python ints: sum_q S_q S_q^T reaches ~1e22
-    SS = Sn.T @ Sn                                                # [3, 3] exact
+    SS = _sts(S.numpy())                                          # [3, 3] Python ints: sum_q S_q S_q^T reaches ~1e22
     raw = [[(npx*G[i][j] - s[i]*s[j]) / (npx*npx) for j in range(3)] for i in range(3)]
     ms  = [[(n*G[i][j] - int(SS[i][j])) / (n*npx) for j in range(3)] for i in range(3)]
     raw, ms = torch.tensor(raw, dtype=torch.float64), torch.tensor(ms, dtype=torch.float64)
