@@ -35,3 +35,23 @@ def test_gpu_check_refuses_without_cuda(tmp_path):
     if torch.cuda.is_available(): pytest.skip('a GPU is present')
     p = subprocess.run(['bash', str(REPO / 'benchmarks' / 'gpu_check.sh'), '--out', str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.strip().startswith('gpu_check.sh: error: CUDA is not available')
+
+
+def test_scaling_small(tmp_path):
+    "`benchmarks/scaling.py` end to end at tiny sizes: every part runs, the record and the tables hold each part's figures."
+    md = tmp_path / 'scaling.md'
+    p = subprocess.run([sys.executable, str(REPO / 'benchmarks' / 'scaling.py'), '--sizes', '24,48', '--rows', '4000', '--workers', '1',
+                        '--out', str(tmp_path / 'out'), '--md', str(md)], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, 'OMP_NUM_THREADS': '2'})
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads(md.with_suffix('.json').read_text())
+    assert res == json.loads((tmp_path / 'out' / 'scaling.json').read_text())
+    ld, mg = res['loader'], res['merge']
+    assert ld['rows'] == 4000 and ld['construct_s'] > 0 and all(w['rss_mb'] >= w['private_mb'] > 0 for w in ld['worker_mem'])
+    assert mg['rows'] == 4000 and mg['manifest_merge_s'] > 0
+    text = md.read_text()
+    assert '## Loader at 4,000 rows' in text and '## Merges at 4,000 rows' in text
+    if res['sizes']:                                   # needs ../shared/data (skipped cleanly without it)
+        assert set(res['sizes']) == {'fixed', '24', '48'} and res['sizes']['24']['preprocess_cpu_rel'] == 1
+        assert '| 48 |' in text
+    assert (tmp_path / 'out' / 'scaling.png').stat().st_size > 10_000
