@@ -505,9 +505,11 @@ def _shard_records(data:bytes, # a shard manifest's bytes
         a = np.frombuffer(body, np.uint8)                               #     number of quotes before it (csv doubles inner quotes)
         nl, q = np.flatnonzero(a == 10), np.flatnonzero(a == 34)
         inside = np.searchsorted(q, nl) % 2 == 1
-        ends = nl[~inside]
-        if inside.any(): recs = [body[s:e] for s, e in zip([0, *(ends[:-1] + 1).tolist()], ends.tolist())]
-        quoted = np.unique(np.searchsorted(ends, q)).tolist()          # the records holding a quote: parsed by the csv module
+        if inside.any():                                                # join those lines to their records
+            first = np.flatnonzero(np.r_[True, ~inside[:-1]]); last = np.r_[first[1:], len(recs)]
+            lines, recs = recs, list(map(recs.__getitem__, first.tolist()))
+            for k in np.flatnonzero(last - first > 1).tolist(): recs[k] = b'\n'.join(lines[first[k]:last[k]])
+        quoted = np.unique(np.searchsorted(nl[~inside], q)).tolist()    # the records holding a quote: parsed by the csv module
     try: keys = [(f[0], f[2], f[1]) for f in map(methodcaller('split', b',', 3), recs)]
     except IndexError: raise UsageError('a record with fewer columns than the header', path, 'rerun that shard') from None
     for i in quoted:
@@ -535,9 +537,9 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
         if data := parts[i].read_bytes():
             r, k = _shard_records(data, parts[i]); recs += r; keys += k
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    text = _HEAD + b'\n'.join(map(recs.__getitem__, order)) + b'\n' * bool(order)
-    with atomic_write(dst/'manifest.csv', 'wb') as f: f.write(text)
-    if not quiet: print(_summary(pd.read_csv(io.BytesIO(text), dtype=str, keep_default_na=False, usecols=['split', 'source', 'status', 'reason']),
+    text = b'\n'.join(map(recs.__getitem__, order)) + b'\n' * bool(order)
+    with atomic_write(dst/'manifest.csv', 'wb') as f: f.write(_HEAD); f.write(text)
+    if not quiet: print(_summary(pd.read_csv(io.BytesIO(_HEAD + text), dtype=str, keep_default_na=False, usecols=['split', 'source', 'status', 'reason']),
                                  dst, f'merged {n} shards'))
     return dst/'manifest.csv'
 
