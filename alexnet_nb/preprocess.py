@@ -539,8 +539,13 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
     order = sorted(range(len(keys)), key=keys.__getitem__)
     text = b'\n'.join(map(recs.__getitem__, order)) + b'\n' * bool(order)
     with atomic_write(dst/'manifest.csv', 'wb') as f: f.write(_HEAD); f.write(text)
-    if not quiet: print(_summary(pd.read_csv(io.BytesIO(_HEAD + text), dtype=str, keep_default_na=False, usecols=['split', 'source', 'status', 'reason']),
-                                 dst, f'merged {n} shards'))
+    if not quiet:                                 # the summary: every row's split and status, the failed rows' source and reason
+        m = pd.read_csv(io.BytesIO(_HEAD + text), usecols=['split', 'status'], dtype='category', keep_default_na=False)
+        failed = np.flatnonzero(m.status == 'failed')
+        f = pd.read_csv(io.BytesIO(_HEAD + b''.join(recs[order[i]] + b'\n' for i in failed.tolist())), dtype=str, keep_default_na=False)
+        m['source'], m['reason'] = '', ''
+        m.loc[failed, ['source', 'reason']] = f[['source', 'reason']].to_numpy()
+        print(_summary(m, dst, f'merged {n} shards'))
     return dst/'manifest.csv'
 
 
