@@ -487,16 +487,24 @@ def _remove_stale_tmp(dst:Path):
 def _shard_name(i, n): return f'manifest-shard-{i:05d}-of-{n:05d}.csv'
 
 # %% ../nbs/01_preprocess.ipynb #c140d3bd
-import csv
 from operator import methodcaller
 
 _HEAD = (','.join(MANIFEST_COLUMNS) + '\n').encode()     # the first line `_write_manifest` writes today
+_VALUE = re.compile(rb'"((?:[^"]|"")*)",|([^",]*),')     # a value as csv.writer writes it (quoted if it holds , " or \n), and its comma
+
+def _first_values(rec:bytes, n:int=3)->list[bytes]:
+    "The first `n` values of a record `csv.writer` wrote; unlike `csv.reader`, a bare \\r (which it leaves unquoted) is a character."
+    vals, i = [], 0
+    for _ in range(n):
+        m = _VALUE.match(rec, i); i = m.end()
+        vals.append(m[2] if m[1] is None else m[1].replace(b'""', b'"'))
+    return vals
 
 def _shard_records(data:bytes, # a shard manifest's bytes
                    path:Path, # its file, named in errors
                   )->tuple[list, list]:
     "The shard's records as the text `_write_manifest` writes (no line end), and their keys (split, output, source) in UTF-8."
-    if not data.startswith(_HEAD) or not data.endswith(b'\n') or b'\r' in data or b'\0' in data:   # an older shard: rewritten first
+    if not data.startswith(_HEAD) or not data.endswith(b'\n'):       # an older shard (other columns): rewritten first
         m = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False).reindex(columns=MANIFEST_COLUMNS, fill_value='')
         data = m.to_csv(index=False, lineterminator='\n').encode()     # pandas writes through the csv module: the same text
     body = data[len(_HEAD):]
@@ -509,12 +517,11 @@ def _shard_records(data:bytes, # a shard manifest's bytes
             first = np.flatnonzero(np.r_[True, ~inside[:-1]]); last = np.r_[first[1:], len(recs)]
             lines, recs = recs, list(map(recs.__getitem__, first.tolist()))
             for k in np.flatnonzero(last - first > 1).tolist(): recs[k] = b'\n'.join(lines[first[k]:last[k]])
-        quoted = np.unique(np.searchsorted(nl[~inside], q)).tolist()    # the records holding a quote: parsed by the csv module
-    try: keys = [(f[0], f[2], f[1]) for f in map(methodcaller('split', b',', 3), recs)]
-    except IndexError: raise UsageError('a record with fewer columns than the header', path, 'rerun that shard') from None
-    for i in quoted:
-        v = next(csv.reader(io.StringIO(recs[i].decode(), newline='')))
-        keys[i] = (v[0].encode(), v[2].encode(), v[1].encode())
+        quoted = np.unique(np.searchsorted(nl[~inside], q)).tolist()    # the records holding a quote: their values unquoted
+    try:
+        keys = [(f[0], f[2], f[1]) for f in map(methodcaller('split', b',', 3), recs)]
+        for i in quoted: s, src, o = _first_values(recs[i]); keys[i] = (s, o, src)
+    except (IndexError, AttributeError): raise UsageError('a record with fewer columns than the header', path, 'rerun that shard') from None
     return recs, keys
 
 def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
