@@ -487,10 +487,47 @@ def _remove_stale_tmp(dst:Path):
 def _shard_name(i, n): return f'manifest-shard-{i:05d}-of-{n:05d}.csv'
 
 # %% ../nbs/01_preprocess.ipynb #c140d3bd
+from operator import methodcaller
+
+_HEAD = (','.join(MANIFEST_COLUMNS) + '\n').encode()     # the first line `_write_manifest` writes today
+_VALUE = re.compile(rb'"((?:[^"]|"")*)",|([^",]*),')     # a value as csv.writer writes it (quoted if it holds , " or \n), and its comma
+
+def _first_values(rec:bytes, n:int=3)->list[bytes]:
+    "The first `n` values of a record `csv.writer` wrote; unlike `csv.reader`, a bare \\r (which it leaves unquoted) is a character."
+    vals, i = [], 0
+    for _ in range(n):
+        m = _VALUE.match(rec, i); i = m.end()
+        vals.append(m[2] if m[1] is None else m[1].replace(b'""', b'"'))
+    return vals
+
+def _shard_records(data:bytes, # a shard manifest's bytes
+                   path:Path, # its file, named in errors
+                  )->tuple[list, list]:
+    "The shard's records as the text `_write_manifest` writes (no line end), and their keys (split, output, source) in UTF-8."
+    if not data.startswith(_HEAD) or not data.endswith(b'\n'):       # an older shard (other columns): rewritten first
+        m = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False).reindex(columns=MANIFEST_COLUMNS, fill_value='')
+        data = m.to_csv(index=False, lineterminator='\n').encode()     # pandas writes through the csv module: the same text
+    body = data[len(_HEAD):]
+    recs, quoted = body.split(b'\n')[:-1], []                          # a record a line ...
+    if b'"' in body:                                                    # ... but a line end inside a quoted value has an odd
+        a = np.frombuffer(body, np.uint8)                               #     number of quotes before it (csv doubles inner quotes)
+        nl, q = np.flatnonzero(a == 10), np.flatnonzero(a == 34)
+        inside = np.searchsorted(q, nl) % 2 == 1
+        if inside.any():                                                # join those lines to their records
+            first = np.flatnonzero(np.r_[True, ~inside[:-1]]); last = np.r_[first[1:], len(recs)]
+            lines, recs = recs, list(map(recs.__getitem__, first.tolist()))
+            for k in np.flatnonzero(last - first > 1).tolist(): recs[k] = b'\n'.join(lines[first[k]:last[k]])
+        quoted = np.unique(np.searchsorted(nl[~inside], q)).tolist()    # the records holding a quote: their values unquoted
+    try:
+        keys = [(f[0], f[2], f[1]) for f in map(methodcaller('split', b',', 3), recs)]
+        for i in quoted: s, src, o = _first_values(recs[i]); keys[i] = (s, o, src)
+    except (IndexError, AttributeError): raise UsageError('a record with fewer columns than the header', path, 'rerun that shard') from None
+    return recs, keys
+
 def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
                     quiet:bool=False, # do not print the summary
-                   )->pd.DataFrame:
-    "Join the shard manifests in `DST/.preprocess/` into `DST/manifest.csv`; error if a shard is missing."
+                   )->Path:
+    "Join the shard manifests in `DST/.preprocess/` into `DST/manifest.csv` and return its path; error if a shard is missing."
     dst = Path(dst); state = dst/STATE
     found = {}
     for p in state.glob('manifest-shard-*-of-*.csv'):
@@ -500,13 +537,24 @@ def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
     n, parts = next(iter(found.items()))
     missing = sorted(set(range(n)) - set(parts))
     if missing: raise AlexnetError(f'shards {missing} of {n} have not finished', state, 'rerun them, then merge')
-    # vectorised (1.28 M rows in seconds), the same bytes as `_write_manifest`: every value as text, stable sort, csv's quoting
-    m = pd.concat([pd.read_csv(parts[i], dtype=str, keep_default_na=False) for i in range(n) if os.path.getsize(parts[i])],
-                  ignore_index=True).reindex(columns=MANIFEST_COLUMNS, fill_value='')
-    m = m.sort_values(['split', 'output', 'source'], kind='stable', ignore_index=True)
-    with atomic_write(dst/'manifest.csv', 'w') as f: m.to_csv(f, index=False, lineterminator='\n')
-    if not quiet: print(_summary(m, dst, f'merged {n} shards'))
-    return read_manifest(dst/'manifest.csv')
+    # the very bytes `_write_manifest` writes for all the shards' rows, without parsing or writing them again: a shard holds
+    # that text already, so its records are only put in order (one stable sort; UTF-8 bytes sort as their strings do)
+    recs, keys = [], []
+    for i in range(n):
+        if data := parts[i].read_bytes():
+            r, k = _shard_records(data, parts[i]); recs += r; keys += k
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    text = b'\n'.join(map(recs.__getitem__, order)) + b'\n' * bool(order)
+    with atomic_write(dst/'manifest.csv', 'wb') as f: f.write(_HEAD); f.write(text)
+    if not quiet:                                 # the summary: every row's split and status, the failed rows' source and reason
+        m = pd.read_csv(io.BytesIO(_HEAD + text), usecols=['split', 'status'], dtype='category', keep_default_na=False)
+        failed = np.flatnonzero(m.status == 'failed')
+        f = pd.read_csv(io.BytesIO(_HEAD + b''.join(recs[order[i]] + b'\n' for i in failed.tolist())), dtype=str, keep_default_na=False)
+        m['source'], m['reason'] = '', ''
+        m.loc[failed, ['source', 'reason']] = f[['source', 'reason']].to_numpy()
+        print(_summary(m, dst, f'merged {n} shards'))
+    return dst/'manifest.csv'
+
 
 # %% ../nbs/01_preprocess.ipynb #0fa35f16
 def _check_args(src:Path, dst:Path, size, quality, subsampling, resample, workers, shard, num_shards):

@@ -12,8 +12,10 @@ Parts (each can be skipped):
   batch), resident and private memory of the main process and of each worker after every row has
   been touched once (what a full epoch does; images are one real JPEG served for every row, so
   no 1.28 M files are needed). Targets: start-up <= 5 s, <= 300 MB resident per worker.
-- `merge`: joining 16 shard manifests of `--rows` rows (`preprocess.merge_manifests`), and
-  merging 128 partial statistics sums (`stats.merge_sums` + `finalize`).
+- `merge`: joining 16 shard manifests of `--rows` rows (`preprocess.merge_manifests`; the shards as a
+  16-task array writes them: class k in shard k % 16, checksums filled, one row in 4000 failed with a
+  quoted multi-line reason), against the implementation before (`merge_v0`) interleaved in the same
+  run and checked to write the same bytes; and merging 128 partial statistics sums (`stats.merge_sums` + `finalize`).
 Writes `benchmarks/results/scaling.json` and `scaling.png`, the committed record `benchmarks/scaling.md`
 and `benchmarks/scaling.json` (read by the docs page `nbs/92_performance.ipynb`), and prints the machine
 and load beside every figure.
@@ -176,15 +178,50 @@ def part_loader(a, work:Path)->dict:
     return res
 
 
+def merge_v0(dst:Path):
+    "`preprocess.merge_manifests` before it reordered record texts (commit 4288321): the baseline, interleaved below."
+    from alexnet_nb.core import MANIFEST_COLUMNS, read_manifest
+    from alexnet_nb.preprocess import STATE
+    from alexnet_nb.utils import atomic_write
+    parts = sorted((dst / STATE).glob('manifest-shard-*-of-*.csv'))
+    m = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts if p.stat().st_size],
+                  ignore_index=True).reindex(columns=MANIFEST_COLUMNS, fill_value='')
+    m = m.sort_values(['split', 'output', 'source'], kind='stable', ignore_index=True)
+    with atomic_write(dst / 'manifest.csv', 'w') as f: m.to_csv(f, index=False, lineterminator='\n')
+    return read_manifest(dst / 'manifest.csv')
+
+
+def merge_shards(m:pd.DataFrame, dst:Path, n:int=16):
+    "Shard manifests as `n` SLURM array tasks write them: class k in shard k % n, each sorted, checksums filled, a few failed rows."
+    from alexnet_nb.preprocess import STATE, _shard_name
+    m = m.sort_values('output', ignore_index=True)               # whatever order the synthetic root's manifest is in
+    r = np.random.default_rng(0)
+    m['bytes'] = r.integers(20_000, 200_000, len(m)).astype(str); m['crc32'] = [f'{x:08x}' for x in r.integers(0, 2**32, len(m))]
+    bad = np.arange(0, len(m), 4000)                             # failed: no output, a reason with a comma, quotes and a line end
+    m.loc[bad, ['output', 'width', 'height', 'mode', 'format', 'bytes', 'crc32']] = ''
+    m.loc[bad, 'status'] = 'failed'; m.loc[bad, 'reason'] = 'cannot decode, "truncated"\n(demo)'
+    cls = pd.factorize(m.wnid, sort=True)[0]
+    shutil.rmtree(dst / STATE, ignore_errors=True); (dst / STATE).mkdir(parents=True)
+    for k in range(n):
+        m[cls % n == k].sort_values(['split', 'output', 'source'], kind='stable').to_csv(dst / STATE / _shard_name(k, n), index=False, lineterminator='\n')
+
+
 def part_merge(a, work:Path)->dict:
-    from alexnet_nb.preprocess import merge_manifests, STATE, _shard_name
+    import contextlib, hashlib, io
+    from alexnet_nb.preprocess import merge_manifests
     from alexnet_nb.stats import merge_sums, finalize
-    root = big_root(a, work)
-    m = pd.read_csv(root / 'manifest.csv', keep_default_na=False, dtype=str)
-    shutil.rmtree(root / STATE, ignore_errors=True); (root / STATE).mkdir()
-    for k, part in enumerate(np.array_split(np.arange(len(m)), 16)):
-        m.iloc[part].to_csv(root / STATE / _shard_name(k, 16), index=False)
-    t, c = time.perf_counter(), time.process_time(); merge_manifests(root, quiet=True); t_man, c_man = time.perf_counter() - t, time.process_time() - c
+    root = big_root(a, work); dst = work / 'merge'
+    merge_shards(pd.read_csv(root / 'manifest.csv', keep_default_na=False, dtype=str), dst)
+    def timed(f):
+        t, c = time.perf_counter(), time.process_time(); f(); t, c = time.perf_counter() - t, time.process_time() - c
+        return t, c, hashlib.sha256((dst / 'manifest.csv').read_bytes()).hexdigest()
+    l0 = load()
+    runs = dict(new=[timed(lambda: merge_manifests(dst, quiet=True))], old=[timed(lambda: merge_v0(dst))])   # interleaved: new, old, new, new
+    runs['new'] += [timed(lambda: merge_manifests(dst, quiet=True)) for _ in range(2)]
+    with contextlib.redirect_stdout(io.StringIO()): summary = timed(lambda: merge_manifests(dst))                    # the CLI's default
+    assert len({h for k in runs for _, _, h in runs[k]} | {summary[2]}) == 1, 'merge_manifests and the baseline wrote different bytes'
+    t_man, c_man = np.median([t for t, _, _ in runs['new']]), np.median([c for _, c, _ in runs['new']])
+    (t_old, c_old, _), = runs['old']
     g = torch.Generator().manual_seed(0)
     parts = [dict(n_images=10_000, sum_image=torch.randint(0, 2_550_000, (256, 256, 3), generator=g), gram=torch.randint(0, 10**13, (3, 3), generator=g))
              for _ in range(128)]
@@ -192,8 +229,13 @@ def part_merge(a, work:Path)->dict:
     t = time.perf_counter(); s = merge_sums(parts); t_merge = time.perf_counter() - t
     try: finalize(s, 'raw', 'x' * 64, 'train')
     except Exception: pass                                      # random sums need not form a valid covariance
-    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), manifest_shards=16, manifest_merge_s=t_man, manifest_merge_cpu_s=c_man, stats_parts=128, stats_merge_s=t_merge, load=load())
-    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s ({c_man:.2f} s CPU); 128 statistics parts merged in {t_merge:.2f} s; load {load()}', flush=True)
+    res = dict(rows=a.rows, date=time.strftime('%Y-%m-%d %H:%M'), manifest_shards=16, manifest_merge_s=t_man, manifest_merge_cpu_s=c_man,
+               manifest_merge_runs=[t for t, _, _ in runs['new']], manifest_merge_baseline_s=t_old, manifest_merge_baseline_cpu_s=c_old,
+               manifest_merge_summary_s=summary[0], manifest_merge_summary_cpu_s=summary[1], stats_parts=128, stats_merge_s=t_merge, load=[l0, load()])
+    print(f'merge: 16 shard manifests of {a.rows} rows joined in {t_man:.2f} s ({c_man:.2f} s CPU; median of the runs {", ".join(f"{t:.2f}" for t in res["manifest_merge_runs"])} s), '
+          f'{summary[0]:.2f} s ({summary[1]:.2f} s CPU) printing the summary; the baseline (before, interleaved) {t_old:.2f} s ({c_old:.2f} s CPU): '
+          f'{t_old / t_man:.1f}x wall, {c_old / c_man:.1f}x CPU; the same bytes; 128 statistics parts merged in {t_merge:.2f} s; load {l0}..{load()}', flush=True)
+    shutil.rmtree(dst)
     return res
 
 
@@ -256,8 +298,12 @@ def markdown(res)->str:
     mg = res.get('merge')
     if mg:
         L += [f"## Merges at {mg['rows']:,} rows ({mg.get('date', res['date'])})", '', '| figure | value |', '|---|---|',
-              f"| {mg['manifest_shards']} shard manifests joined (`merge_manifests`) | {mg['manifest_merge_s']:.2f} s wall, {mg.get('manifest_merge_cpu_s', float('nan')):.2f} s CPU |",
-              f"| {mg['stats_parts']} statistics parts merged (`merge_sums`) | {mg['stats_merge_s']:.2f} s |", '', f"Load average: {mg['load']}.", '']
+              f"| {mg['manifest_shards']} shard manifests joined (`merge_manifests`{', median of ' + str(len(mg['manifest_merge_runs'])) + ' runs' if 'manifest_merge_runs' in mg else ''}) | {mg['manifest_merge_s']:.2f} s wall, {mg.get('manifest_merge_cpu_s', float('nan')):.2f} s CPU |",
+              *([f"| the same, printing the summary (the CLI's default) | {mg['manifest_merge_summary_s']:.2f} s wall, {mg['manifest_merge_summary_cpu_s']:.2f} s CPU |",
+                 f"| baseline: `merge_manifests` before (commit 4288321), interleaved | {mg['manifest_merge_baseline_s']:.2f} s wall, {mg['manifest_merge_baseline_cpu_s']:.2f} s CPU "
+                 f"({mg['manifest_merge_baseline_s'] / mg['manifest_merge_s']:.1f}x, {mg['manifest_merge_baseline_cpu_s'] / mg['manifest_merge_cpu_s']:.1f}x CPU) |"]
+                if 'manifest_merge_baseline_s' in mg else []),
+              f"| {mg['stats_parts']} statistics parts merged (`merge_sums`) | {mg['stats_merge_s']:.2f} s |", '', f"Load average: {'..'.join(map(str, mg['load'])) if isinstance(mg['load'], list) else mg['load']}.", '']
     return '\n'.join(L)
 
 
