@@ -393,9 +393,11 @@ def _write_manifest(rows:list[dict], path:Path):
     import csv
     rows = sorted(rows, key=lambda r: (str(r['split']), str(r['output']), str(r['source'])))
     with atomic_write(path, 'w') as f:
-        w = csv.writer(f, lineterminator='\n')
+        w, wq = csv.writer(f, lineterminator='\n'), csv.writer(f, lineterminator='\n', quoting=csv.QUOTE_ALL)
         w.writerow(MANIFEST_COLUMNS)
-        for r in rows: w.writerow([str(r.get(c, '')) for c in MANIFEST_COLUMNS])
+        for r in rows:
+            v = [str(r.get(c, '')) for c in MANIFEST_COLUMNS]
+            (wq if any('\r' in x for x in v) else w).writerow(v)   # csv leaves a lone \r unquoted, and readers take it for a line end
 
 def verify_outputs(dst:str|Path, # a preprocessed root
            quiet:bool=False, # print only the damaged files
