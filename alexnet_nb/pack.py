@@ -2,7 +2,7 @@
 
 # %% ../nbs/10_pack.ipynb #704457a8
 from __future__ import annotations
-import json, os, shutil, zlib
+import csv, json, os, shutil, zlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -90,7 +90,9 @@ def pack_root(root:str|Path, # a preprocessed folder root (manifest.csv, train/,
     for f in sorted(root.iterdir()):                               # classes.csv, stats.pt, ...
         if f.is_file() and f.name != 'manifest.csv' and not f.name.startswith('.'):
             with atomic_write(dst/f.name, 'wb') as g, open(f, 'rb') as s: shutil.copyfileobj(s, g)
-    with atomic_write(dst/'manifest.csv', 'w') as f: out.to_csv(f, index=False)
+    cr = any(out[c].astype(str).str.contains('\r', regex=False).any() for c in out.columns if not pd.api.types.is_numeric_dtype(out[c]))
+    with atomic_write(dst/'manifest.csv', 'w') as f:   # csv leaves a lone \r unquoted and readers split there: then quote every value
+        out.to_csv(f, index=False, quoting=csv.QUOTE_ALL if cr else csv.QUOTE_MINIMAL)
     if not quiet: print(f"packed {len(files)} images ({lengths.sum()/2**20:.1f} MiB) of {root} into {n_sh} shards in {dst}")
     return dst
 
