@@ -19,8 +19,8 @@ __all__ = ['SIZE', 'QUALITY', 'SUBSAMPLING', 'RESAMPLE', 'MIN_DECODE', 'STATUSES
 
 # %% ../nbs/01_preprocess.ipynb #ed23fd80
 SIZE = 256               # §2: shorter side resized to 256, then the central 256x256 patch
-QUALITY = 95             # output JPEG quality: ~31 kB/image; 90 gives ~22 kB at ~2 dB less (measured below)
-SUBSAMPLING = '4:2:0'    # output chroma subsampling (Pillow's default); '4:4:4' costs ~30% more disk
+QUALITY = 95             # output JPEG quality: disk against fidelity, measured below on real photos
+SUBSAMPLING = '4:2:0'    # output chroma subsampling (Pillow's default); '4:4:4' costs more disk (measured below)
 RESAMPLE = 'bicubic'     # antialiased filter for the resize: 'bicubic' (default) or 'bilinear'
 MIN_DECODE = 2           # a reduced-scale JPEG decode keeps the shorter side >= MIN_DECODE * SIZE
 STATUSES = ('ok', 'converted_cmyk', 'converted_grayscale', 'decoded_by_content', 'replaced_by_patch', 'failed')

@@ -277,8 +277,8 @@ def markdown(res)->str:
     if sz:
         fx = res['sizes'].get('fixed')
         L += ['## Per-image cost against data size', '']
-        if fx: L += [f"CPU per image with the fixed costs of one run taken out: {fx['preprocess_cpu_s']:.2f} s (preprocessing) and "
-                     f"{fx['stats_cpu_s']:.2f} s (statistics), measured on a run of {fx['images']} images.", '']
+        if fx: L += [f"The fixed costs of one run, measured on a run of {fx['images']} images, are taken out of the CPU figures per image: "
+                     f"{fx['preprocess_cpu_s']:.2f} s CPU (preprocessing) and {fx['stats_cpu_s']:.2f} s CPU (statistics).", '']
         L += [ '| images | preprocess ms CPU/image | statistics ms CPU/image | preprocess rel. | statistics rel. | wall ms/image (pre, stats) | load |',
               '|---|---|---|---|---|---|---|']
         L += [f"| {n:,} | {v['preprocess_cpu_ms']:.2f} | {v['stats_cpu_ms']:.2f} | {v.get('preprocess_cpu_rel', 1):.2f} | {v.get('stats_cpu_rel', 1):.2f} | "
