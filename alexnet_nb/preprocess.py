@@ -526,6 +526,8 @@ def _shard_records(data:bytes, # a shard manifest's bytes
     except (IndexError, AttributeError): raise UsageError('a record with fewer columns than the header', path, 'rerun that shard') from None
     return recs, keys
 
+
+# %% ../nbs/01_preprocess.ipynb #c140d3be
 def merge_manifests(dst:str|Path, # the preprocessed root the shards wrote into
                     quiet:bool=False, # do not print the summary
                    )->Path:
