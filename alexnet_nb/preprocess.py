@@ -4,6 +4,7 @@
 from __future__ import annotations
 import io, json, math, multiprocessing as mp, os, re, sys, tarfile, tempfile, threading, warnings, zlib
 from dataclasses import dataclass
+from operator import methodcaller
 from pathlib import Path, PurePosixPath
 import numpy as np, pandas as pd, simplejpeg, torch
 import torch.nn.functional as F
@@ -489,8 +490,6 @@ def _remove_stale_tmp(dst:Path):
 def _shard_name(i, n): return f'manifest-shard-{i:05d}-of-{n:05d}.csv'
 
 # %% ../nbs/01_preprocess.ipynb #c140d3bd
-from operator import methodcaller
-
 _HEAD = (','.join(MANIFEST_COLUMNS) + '\n').encode()     # the first line `_write_manifest` writes today
 _VALUE = re.compile(rb'"((?:[^"]|"")*)",|([^",]*),')     # a value as csv.writer writes it (quoted if it holds , " or \n), and its comma
 

@@ -38,6 +38,29 @@ def image_gram(x:torch.Tensor, # uint8 [3, H, W]
     return torch.bmm(y, y.transpose(1, 2)).sum(0, dtype=torch.float64).round().long()
 
 # %% ../nbs/02_stats.ipynb #42a84f39
+_FLUSH = 256                                          # images between widening the uint16 sum image (256 * 255 < 2^16)
+_SYM = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])    # the 3x3 Gram matrix from its six distinct entries
+
+def _add_image(a, # uint8 [P*3], one image's interleaved RGB pixels
+               s16, # uint16 [P*3], the running sum image
+               g6, # int64 [6], the running rr, rg, rb, gg, gb, bb
+              ):
+    "Add one image to the sum image and its six pixel products to `g6`: one read of every pixel, integer arithmetic."
+    rr = rg = rb = gg = gb = bb = 0
+    for p in range(a.shape[0] // 3):          # a plain counted loop: numba vectorises it (a step-3 range runs ~6x slower)
+        i = 3*p
+        r, g, b = np.int64(a[i]), np.int64(a[i + 1]), np.int64(a[i + 2])
+        s16[i] += a[i]; s16[i + 1] += a[i + 1]; s16[i + 2] += a[i + 2]
+        rr += r*r; rg += r*g; rb += r*b; gg += g*g; gb += g*b; bb += b*b
+    g6[0] += rr; g6[1] += rg; g6[2] += rb; g6[3] += gg; g6[4] += gb; g6[5] += bb
+
+@functools.cache
+def _kernel():
+    "`_add_image` compiled by numba (imported here, so only the statistics pass pays for it), cached on disk when possible."
+    import numba
+    try: return numba.njit(cache=True, nogil=True)(_add_image)
+    except RuntimeError: return numba.njit(nogil=True)(_add_image)   # no cache location (e.g. defined in a notebook)
+
 def accumulate(paths:list, # JPEG files, all the same size
                decoder:str='torchvision', # see `decode`
                tick=None, # called as `tick(k)` after every k images (progress)
@@ -61,29 +84,6 @@ def accumulate(paths:list, # JPEG files, all the same size
     if shape is None: return new_sums()
     s64 += s16
     return dict(n_images=len(paths), sum_image=torch.from_numpy(s64), gram=torch.from_numpy(g6[_SYM].copy()))
-
-_FLUSH = 256                                          # images between widening the uint16 sum image (256 * 255 < 2^16)
-_SYM = np.array([[0, 1, 2], [1, 3, 4], [2, 4, 5]])    # the 3x3 Gram matrix from its six distinct entries
-
-def _add_image(a, # uint8 [P*3], one image's interleaved RGB pixels
-               s16, # uint16 [P*3], the running sum image
-               g6, # int64 [6], the running rr, rg, rb, gg, gb, bb
-              ):
-    "Add one image to the sum image and its six pixel products to `g6`: one read of every pixel, integer arithmetic."
-    rr = rg = rb = gg = gb = bb = 0
-    for p in range(a.shape[0] // 3):          # a plain counted loop: numba vectorises it (a step-3 range runs ~6x slower)
-        i = 3*p
-        r, g, b = np.int64(a[i]), np.int64(a[i + 1]), np.int64(a[i + 2])
-        s16[i] += a[i]; s16[i + 1] += a[i + 1]; s16[i + 2] += a[i + 2]
-        rr += r*r; rg += r*g; rb += r*b; gg += g*g; gb += g*b; bb += b*b
-    g6[0] += rr; g6[1] += rg; g6[2] += rb; g6[3] += gg; g6[4] += gb; g6[5] += bb
-
-@functools.cache
-def _kernel():
-    "`_add_image` compiled by numba (imported here, so only the statistics pass pays for it), cached on disk when possible."
-    import numba
-    try: return numba.njit(cache=True, nogil=True)(_add_image)
-    except RuntimeError: return numba.njit(nogil=True)(_add_image)   # no cache location (e.g. defined in a notebook)
 
 def merge_sums(parts:list, # partial sums from `accumulate`
               )->dict:

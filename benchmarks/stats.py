@@ -6,6 +6,8 @@ Methods, interleaved round by round (medians reported):
 - `decode`:   decode every image (the strict simplejpeg decoder of `alexnet_nb.core` the pass uses), nothing else;
 - `decode_pil`: the same with Pillow, for reference;
 - `pass`:     `compute_stats` (mean image, channel mean/std, both covariances, PCA), one process;
+- `accumulate`: the pass's per-image part alone (decode + the compiled loop), without its fixed costs;
+- `pass_before`: the accumulation before the compiled loop (int32 sum + `image_gram`), for a before/after;
 - `baseline`: the earlier replication: pass 1 for the mean image and per-channel std, pass 2 feeding
               `IncrementalPCA.partial_fit` one image at a time with standardised pixels (same decoder).
 Equal results: the baseline's mean image and eigenvectors against the pass's (the pass computes the
@@ -52,19 +54,6 @@ def pil_only(paths):
     for p in paths: n += np.asarray(Image.open(p).convert('RGB')).shape[2]
     return n
 
-def decode_sum(paths):
-    "Decode + the mean-image sum only (the pass's `s32 += x`)."
-    s = torch.zeros(3, 256, 256, dtype=torch.int32)
-    for p in paths: s += decode(p)
-    return s
-
-def decode_gram(paths):
-    "Decode + the exact Gram product only (the pass's `image_gram`)."
-    from alexnet_nb.stats import image_gram
-    g = torch.zeros(3, 3, dtype=torch.int64)
-    for p in paths: g += image_gram(decode(p))
-    return g
-
 def pass_before(paths):
     "The pass's accumulation before issue 16 (int32 add of the [3, H, W] view + `image_gram`), for an interleaved before/after."
     from alexnet_nb.stats import image_gram
@@ -92,7 +81,6 @@ def main():
     ap.add_argument('--rounds', type=int, default=3, help='interleaved rounds (median reported)')
     ap.add_argument('--limit', type=int, default=0, help='use only the first N images (0: all)')
     ap.add_argument('--no-baseline', action='store_true', help='skip the slow IncrementalPCA baseline (pass vs decode only)')
-    ap.add_argument('--profile', action='store_true', help='also time decode + sum only and decode + Gram only (where the pass spends its time)')
     a = ap.parse_args()
     torch.set_num_threads(1)                     # one core per method, as each worker of the pass uses
     tmp = None
@@ -115,7 +103,6 @@ def main():
                'pass': lambda: compute_stats(root, show_progress=False), 'baseline': lambda: baseline(paths),
                'pass_before': lambda: pass_before(paths), 'accumulate': lambda: accumulate(paths)}
     if a.no_baseline: del methods['baseline']
-    if a.profile: methods.update({'decode+sum': lambda: decode_sum(paths), 'decode+gram': lambda: decode_gram(paths)})
     times = {k: [] for k in methods}; out = {}
     for r in range(a.rounds):
         for k, f in methods.items():              # interleaved: every round runs every method once
@@ -144,10 +131,6 @@ def main():
     nn = st['n_pixels']
     print(f"\nspeed-up of the pass over the earlier replication's approach: {med['baseline']/med['pass']:.1f}x (target >= 10x)")
     print(f"strict simplejpeg decode vs Pillow decode: {med['decode_pil']/med['decode']:.2f}x faster")
-    if a.profile:
-        d = med['decode']
-        print(f"profile (ms per image): decode {1e3*d/n:.2f}; mean-image sum {1e3*(med['decode+sum']-d)/n:.2f}; "
-              f"Gram product {1e3*(med['decode+gram']-d)/n:.2f}; whole pass beyond decode {1e3*(med['pass']-d)/n:.2f}")
     print(f"\nequal results: mean image max |diff| {np.abs(st['mean_image'].numpy() - mean).max():.2e} levels; "
           f"channel std max |diff| {np.abs(st['channel_std'].numpy() - sd).max():.2e}; "
           f"eigenvector angles (deg) {[f'{x:.1e}' for x in angles]}; "
